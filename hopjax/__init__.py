@@ -1,0 +1,11 @@
+"""hopjax: Hopfield networks, dreaming learning rules and their phase diagrams, in JAX.
+
+Pure, jit-compiled and vmap-able functions; a PRNG key is the first argument of anything
+random. Computations are float32 unless stated (spins are ±1 floats).
+"""
+
+from hopjax import dynamics, energy, metrics, patterns, rules
+
+__version__ = "0.1.0"
+
+__all__ = ["dynamics", "energy", "metrics", "patterns", "rules", "__version__"]

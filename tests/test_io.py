@@ -1,0 +1,285 @@
+"""Tests for hopjax.io: round trip, resume, corruption, overwrite, SIGKILL."""
+
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from hopjax.io import ResultStore, load
+
+TESTS_DIR = pathlib.Path(__file__).resolve().parent
+ROOT = TESTS_DIR.parent
+
+GRID = {
+    "seed": np.array([0, 1]),
+    "rule": np.array(["hebb", "pseudo_inverse"]),
+    "alpha": np.array([0.05, 0.1, 0.15]),
+}  # 12 points
+ATTRS = {
+    "config": {"N": 100, "alphas": [0.05, 0.1], "solver": {"name": "sync", "tol": None}},
+    "versions": {"jax": "0.4.30", "numpy": np.__version__},
+    "seeds": [0, 1],
+}
+
+
+def make_spec(**over):
+    """Keyword arguments of ResultStore.create for the standard test sweep."""
+    spec = dict(
+        grid_dims=GRID,
+        variables={
+            "overlap": (("step", "m0"), (3, 2), "float32"),
+            "converged": ((), (), "bool"),
+            "n_iter": ((), (), "int64"),
+        },
+        inner_coords={"m0": np.array([0.5, 1.0])},
+        chunk_bounds=[(0, 5), (5, 10), (10, 12)],
+        attrs=ATTRS,
+        fingerprint="fp-a",
+    )
+    spec.update(over)
+    return spec
+
+
+def compute(start, stop, scale=1.0):
+    """Deterministic chunk result for flat points start..stop."""
+    idx = np.arange(start, stop)
+    phase = idx[:, None, None] * 0.37 + np.arange(6).reshape(1, 3, 2)
+    return {
+        "overlap": (scale * np.sin(phase)).astype(np.float32),
+        "converged": idx % 3 == 0,
+        "n_iter": idx * 7,
+    }
+
+
+def fill(store, ids=None, scale=1.0):
+    for i in store.pending() if ids is None else ids:
+        store.write_chunk(i, compute(*store.chunk_bounds[i], scale=scale))
+
+
+def run_all(path, **over):
+    store = ResultStore.create(path, **make_spec(**over))
+    fill(store)
+    return store.finalize()
+
+
+def assert_same_data(a, b):
+    xr.testing.assert_identical(a, b)
+    for name in a.data_vars:  # bit for bit, not just ==
+        assert a[name].values.tobytes() == b[name].values.tobytes()
+
+
+def test_round_trip(tmp_path):
+    path = run_all(tmp_path / "out.nc")
+    assert path == tmp_path / "out.nc"
+    assert not (tmp_path / "out.nc.partial").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.nc"]  # no temp files left
+
+    ds = load(path)
+    assert ds["overlap"].dims == ("seed", "rule", "alpha", "step", "m0")
+    assert ds["converged"].dims == ("seed", "rule", "alpha")
+    assert "step" not in ds.coords
+    np.testing.assert_array_equal(ds["m0"].values, [0.5, 1.0])
+    np.testing.assert_array_equal(ds["alpha"].values, GRID["alpha"])
+    assert ds["rule"].values.dtype.kind == "U"
+    assert ds["rule"].values.tolist() == ["hebb", "pseudo_inverse"]
+
+    ref = compute(0, 12)
+    for name, arr in ref.items():
+        assert ds[name].dtype == arr.dtype
+        np.testing.assert_array_equal(ds[name].values, arr.reshape((2, 2, 3) + arr.shape[1:]))
+    # C-order flattening: point (seed=1, rule='hebb', alpha=0.1) is flat index 1*6 + 0*3 + 1.
+    assert ds["n_iter"].sel(seed=1, rule="hebb", alpha=0.1).item() == 7 * 7
+
+    assert ds.attrs["config"] == ATTRS["config"]
+    assert ds.attrs["versions"] == ATTRS["versions"]
+    assert ds.attrs["seeds"] == [0, 1]
+    assert ds.attrs["fingerprint"] == "fp-a"
+    with xr.open_dataset(path) as raw:  # on disk: JSON strings
+        assert isinstance(raw.attrs["hopjax_config"], str)
+
+
+@pytest.mark.parametrize("bounds", [[(0, 12)], [(i, i + 1) for i in range(12)], [(0, 7), (7, 12)]])
+def test_chunking_does_not_change_result(tmp_path, bounds):
+    ref = load(run_all(tmp_path / "ref.nc"))
+    assert_same_data(load(run_all(tmp_path / "out.nc", chunk_bounds=bounds)), ref)
+
+
+def test_resume_across_store_objects(tmp_path):
+    ref = load(run_all(tmp_path / "ref.nc"))
+    path = tmp_path / "out.nc"
+    first = ResultStore.create(path, **make_spec())
+    fill(first, ids=[0, 2])
+    del first  # "crash": never finalized
+
+    second = ResultStore.create(path, **make_spec(attrs={**ATTRS, "run": 2}))
+    assert second.pending() == [1]
+    assert not second.complete
+    fill(second)
+    assert not path.exists()  # only finalize creates it
+    second.finalize()
+    ds = load(path)
+    assert ds.attrs["run"] == 2  # attrs of the finishing run
+    ds.attrs.pop("run")
+    assert_same_data(ds, ref)
+
+
+def test_finished_store_is_not_recomputed(tmp_path):
+    path = run_all(tmp_path / "out.nc")
+    before = os.stat(path)
+    store = ResultStore.create(path, **make_spec())
+    assert store.complete and store.pending() == []
+    assert store.finalize() == path
+    after = os.stat(path)
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    with pytest.raises(ValueError, match="already finalized"):
+        store.write_chunk(0, compute(0, 5))
+
+
+def test_truncated_chunk_and_stray_tmp_are_recomputed(tmp_path):
+    ref = load(run_all(tmp_path / "ref.nc"))
+    path = tmp_path / "out.nc"
+    fill(ResultStore.create(path, **make_spec()))
+    work = tmp_path / "out.nc.partial"
+    chunk = work / "chunk-000001.npz"
+    chunk.write_bytes(chunk.read_bytes()[: chunk.stat().st_size // 2])
+    stray = work / ".chunk-000002.npz.12345.tmp"
+    stray.write_bytes(b"half a write")
+
+    store = ResultStore.create(path, **make_spec())
+    assert store.pending() == [1]
+    assert not chunk.exists() and not stray.exists()
+    fill(store)
+    assert_same_data(load(store.finalize()), ref)
+
+
+def test_fingerprint_mismatch_raises(tmp_path):
+    path = tmp_path / "out.nc"
+    fill(ResultStore.create(path, **make_spec()), ids=[0])
+    with pytest.raises(FileExistsError, match="--overwrite"):  # partial work dir
+        ResultStore.create(path, **make_spec(fingerprint="fp-b"))
+    with pytest.raises(FileExistsError, match="--overwrite"):  # same fingerprint, other chunking
+        ResultStore.create(path, **make_spec(chunk_bounds=[(0, 12)]))
+
+    done = run_all(tmp_path / "done.nc")
+    with pytest.raises(FileExistsError, match="--out"):  # finished file
+        ResultStore.create(done, **make_spec(fingerprint="fp-b"))
+
+    foreign = tmp_path / "foreign.nc"
+    foreign.write_bytes(b"not netcdf")
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        ResultStore.create(foreign, **make_spec())
+    assert foreign.read_bytes() == b"not netcdf"
+
+
+def test_overwrite_keeps_old_file_until_finalize(tmp_path):
+    path = run_all(tmp_path / "out.nc")
+    old = load(path)
+    # A stale work dir is wiped too.
+    fill(ResultStore.create(tmp_path / "out.nc", **make_spec(fingerprint="fp-b", mode="overwrite")), ids=[0])
+
+    store = ResultStore.create(path, **make_spec(fingerprint="fp-b", mode="overwrite"))
+    assert store.pending() == [0, 1, 2]
+    fill(store, scale=2.0)
+    assert_same_data(load(path), old)  # untouched so far
+    store.finalize()
+    new = load(path)
+    assert new.attrs["fingerprint"] == "fp-b"
+    np.testing.assert_array_equal(new["overlap"].values, 2 * old["overlap"].values)
+
+
+def test_interrupted_overwrite_resumes(tmp_path):
+    path = run_all(tmp_path / "out.nc")
+    fill(ResultStore.create(path, **make_spec(fingerprint="fp-b", mode="overwrite")), ids=[0])
+    store = ResultStore.create(path, **make_spec(fingerprint="fp-b"))  # plain resume
+    assert store.pending() == [1, 2]
+    assert load(path).attrs["fingerprint"] == "fp-a"
+    fill(store)
+    assert load(store.finalize()).attrs["fingerprint"] == "fp-b"
+
+
+def test_misuse_raises(tmp_path):
+    store = ResultStore.create(tmp_path / "out.nc", **make_spec())
+    good = compute(0, 5)
+    for bad_id in (-1, 3, 1.0):
+        with pytest.raises(ValueError, match="chunk id"):
+            store.write_chunk(bad_id, good)
+    with pytest.raises(ValueError, match="shape"):
+        store.write_chunk(2, good)  # chunk 2 holds 2 points, not 5
+    with pytest.raises(ValueError, match="missing arrays"):
+        store.write_chunk(0, {k: v for k, v in good.items() if k != "n_iter"})
+    with pytest.raises(ValueError, match="unexpected arrays"):
+        store.write_chunk(0, {**good, "extra": good["n_iter"]})
+    with pytest.raises(ValueError, match="dtype"):
+        store.write_chunk(0, {**good, "n_iter": good["n_iter"] + 0.5})
+    store.write_chunk(0, good)
+    with pytest.raises(ValueError, match="2 of 3 chunks missing"):
+        store.finalize()
+    assert not (tmp_path / "out.nc").exists()
+
+
+@pytest.mark.parametrize(
+    "over",
+    [
+        {"chunk_bounds": [(0, 5), (6, 12)]},  # gap
+        {"chunk_bounds": [(0, 5), (5, 11)]},  # short
+        {"inner_coords": {"m0": np.array([1.0, 2.0, 3.0])}},
+        {"inner_coords": {"nope": np.array([1.0])}},
+        {"attrs": {"obj": object()}},
+        {"mode": "append"},
+    ],
+)
+def test_bad_layout_raises(tmp_path, over):
+    with pytest.raises(ValueError):
+        ResultStore.create(tmp_path / "out.nc", **make_spec(**over))
+    assert not (tmp_path / "out.nc.partial").exists()
+
+
+WRITER = """
+import sys, time
+sys.path.insert(0, {tests!r})
+from test_io import compute, make_spec
+from hopjax.io import ResultStore
+
+store = ResultStore.create({path!r}, **make_spec(chunk_bounds={bounds!r}))
+for i in store.pending():
+    store.write_chunk(i, compute(*store.chunk_bounds[i]))
+    time.sleep(0.3)  # slow enough that the parent kills us mid-way
+store.finalize()
+"""
+
+
+def test_sigkill_then_resume(tmp_path):
+    bounds = [(i, i + 2) for i in range(0, 12, 2)]
+    ref = load(run_all(tmp_path / "ref.nc", chunk_bounds=bounds))
+    path, work = tmp_path / "out.nc", tmp_path / "out.nc.partial"
+    script = textwrap.dedent(WRITER).format(tests=str(TESTS_DIR), path=str(path), bounds=bounds)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.Popen([sys.executable, "-c", script], env=env, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not list(work.glob("chunk-*.npz")):
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "writer produced no chunk"
+            time.sleep(0.005)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+        proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL
+
+    assert not path.exists()
+    n_done = len(list(work.glob("chunk-*.npz")))
+    assert 1 <= n_done < len(bounds)
+    store = ResultStore.create(path, **make_spec(chunk_bounds=bounds))
+    assert len(store.pending()) == len(bounds) - n_done
+    fill(store)
+    assert not path.exists()
+    assert_same_data(load(store.finalize()), ref)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.nc", "ref.nc"]
