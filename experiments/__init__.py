@@ -1,0 +1,11 @@
+"""Experiment kinds: each module maps a validated config to a sweep `Plan` and plots.
+
+A module provides ``Config`` (pydantic model; its ``experiment`` field names the kind),
+``plan(cfg) -> hopjax.sweep.Plan`` and ``plots(ds, outdir) -> list[Path]``.
+"""
+
+from experiments import capacity, retrieval
+
+EXPERIMENTS = {"retrieval": retrieval, "capacity": capacity}
+
+__all__ = ["EXPERIMENTS"]

@@ -1,0 +1,474 @@
+"""Paper figures from a sweep's stored results (matplotlib only, no JAX).
+
+Every function takes the ``xarray.Dataset`` that :func:`hopjax.io.load` returns and
+writes ``<stem>.png`` (150 dpi) and ``<stem>.pdf``, returning both paths.
+
+Dataset conventions: dims ``seed``; optional categorical ``rule``, ``mode``; numeric
+``alpha`` (load P/N), optional ``alpha_D`` (D/N), ``T`` and any other swept dim; the
+inner dim ``m0`` (initial overlaps, any order). Variables (any subset):
+``mf_mean``/``mf_std``/``fixed_point`` (..., m0), ``stable_fraction`` and
+``basin_size`` (...), and ``feature_``-prefixed versions. ``attrs["config"]`` holds
+``name`` and ``N``.
+
+Figures are plain :class:`matplotlib.figure.Figure` objects, never registered with
+pyplot: nothing needs closing, the user's backend is left alone, and PNG/PDF are
+rendered by the Agg/PDF canvases, so no display is needed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import itertools
+import json
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+from matplotlib import colormaps, rc_context
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import ListedColormap, Normalize
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+__all__ = [
+    "AGS_ALPHA_C",
+    "capacity_curves",
+    "pattern_images",
+    "phase_diagram",
+    "plot_all",
+    "retrieval_maps",
+    "seed_mean_spread",
+]
+
+AGS_ALPHA_C = 0.138  # Hebb's storage capacity (Amit, Gutfreund, Sompolinsky 1985)
+
+SEED, M0, ALPHA, ALPHA_D = "seed", "m0", "alpha", "alpha_D"
+_MAX_LEGEND_CURVES = 12  # beyond this, a colour bar over α reads better than a legend
+
+# Mathtext symbols for the usual dims; any other dim is printed by name.
+_SYMBOLS = {
+    "alpha": r"$\alpha$", "alpha_D": r"$\alpha_D$", "T": "$T$", "beta": r"$\beta$",
+    "tau": r"$\tau$", "t": "$t$", "m0": "$m_0$", "N": "$N$", "lambda": r"$\lambda$",
+}
+
+_STYLE = {
+    "font.size": 9, "axes.titlesize": 9, "axes.labelsize": 9, "legend.fontsize": 8,
+    "legend.frameon": False, "xtick.direction": "in", "ytick.direction": "in",
+    "xtick.top": True, "ytick.right": True, "axes.linewidth": 0.8,
+    "lines.linewidth": 1.4, "savefig.dpi": 150,
+    "pdf.fonttype": 42,  # embed TrueType: journals reject Type 3 fonts
+}
+
+# viridis without its last, pale-yellow tenth, which vanishes on a white page.
+_ALPHA_CMAP = ListedColormap(colormaps["viridis"](np.linspace(0.0, 0.9, 256)), name="viridis_dark")
+
+
+# -------------------------------------------------------------------- helpers
+
+
+def _styled(fn):
+    """Run ``fn`` under the paper rc style (read both when drawing and when saving)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with rc_context(_STYLE):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@contextlib.contextmanager
+def _quiet():
+    # nanmean/nanvar of an all-NaN slice (e.g. basin_size where nothing retrieves)
+    # warns; a NaN there is the right answer and is drawn as a gap.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
+
+
+def _fmt(v) -> str:
+    """Coordinate value for a label: '0.10' for α = 0.1, '0.138', 'hebb', '3'."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, (str, bytes)):
+        s = v.decode() if isinstance(v, bytes) else v
+        return s.replace("$", r"\$")  # a bare '$' would start mathtext
+    if isinstance(v, (bool, int)):
+        return str(v)
+    v = float(v)
+    if not math.isfinite(v) or abs(v) >= 1000:
+        return f"{v:g}"
+    # Two decimals when exact to float32 precision (α = 0.10, 0.05), else 4 digits.
+    if abs(round(v, 2) - v) <= 1e-6 * max(1.0, abs(v)):
+        return f"{v:.2f}"
+    return f"{v:.4g}"
+
+
+def _sym(dim: str) -> str:
+    return _SYMBOLS.get(dim, dim)
+
+
+def _config(ds) -> dict:
+    cfg = ds.attrs.get("config", ds.attrs.get("hopjax_config"))
+    if isinstance(cfg, str):  # opened with plain xarray: still JSON-encoded
+        try:
+            cfg = json.loads(cfg)
+        except ValueError:
+            cfg = None
+    return cfg if isinstance(cfg, dict) else {}
+
+
+def _figure_title(ds) -> str:
+    cfg = _config(ds)
+    name = cfg.get("name") or ds.attrs.get("experiment") or ""
+    parts = [_fmt(str(name))] if name else []
+    if cfg.get("N") is not None:
+        parts.append(f"$N$ = {cfg['N']}")
+    return ", ".join(parts)
+
+
+def _facets(da, skip) -> tuple[list[str], list[tuple[dict, str]]]:
+    """Every combination of the dims of ``da`` not in ``skip``: (isel dict, label)."""
+    dims = [d for d in da.dims if d not in skip]
+    out = []
+    for idx in itertools.product(*(range(da.sizes[d]) for d in dims)):
+        isel = dict(zip(dims, idx))
+        label = ", ".join(f"{_sym(d)} = {_fmt(da[d].values[i])}" for d, i in isel.items())
+        out.append((isel, label))
+    return dims, out
+
+
+def _grid_shape(dims, sizes, n: int) -> tuple[int, int]:
+    # Two facet dims read best as a table (rows × columns); otherwise a near-square grid.
+    if len(dims) == 2:
+        return sizes[dims[0]], sizes[dims[1]]
+    ncols = n if n <= 3 else math.ceil(math.sqrt(n))
+    return math.ceil(n / ncols), ncols
+
+
+def _panels(nrows: int, ncols: int, *, width=3.2, height=2.6, extra_width=0.0, share=False):
+    fig = Figure(figsize=(width * ncols + extra_width, height * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False, sharex=share, sharey=share)
+    return fig, axes
+
+
+def _hide_unused(axes, n: int) -> list:
+    """Hide grid cells past the n-th panel; return the used axes."""
+    flat = list(axes.flat)
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return flat[:n]
+
+
+def _label_outer(axes, n: int, xlabel: str, ylabel: str) -> None:
+    """Labels and tick labels only on the outer used panels (panels share axes):
+    x on the lowest used panel of each column, y on the first column."""
+    nrows, ncols = axes.shape
+    for k in range(min(n, nrows * ncols)):
+        r, c = divmod(k, ncols)
+        ax = axes[r, c]
+        if c == 0:
+            ax.set_ylabel(ylabel)
+        else:
+            ax.tick_params(labelleft=False)
+        if k + ncols >= n:
+            ax.set_xlabel(xlabel)
+        else:
+            ax.tick_params(labelbottom=False)
+
+
+def _save(fig, stem) -> list[Path]:
+    stem = Path(stem)
+    if stem.suffix.lower() in (".png", ".pdf"):
+        stem = stem.with_suffix("")
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    # Not with_suffix: a stem like 'alpha_0.1' would lose its '.1'.
+    paths = [stem.parent / f"{stem.name}.{ext}" for ext in ("png", "pdf")]
+    for p in paths:
+        fig.savefig(p, dpi=150)
+    return paths
+
+
+def _at_m0(da, *, exact: bool):
+    """Slice of ``da`` at m0 = 1 (or, unless ``exact``, at the largest m0): (slice, m0) or None."""
+    m0 = da[M0].values.astype(float)
+    hit = np.flatnonzero(np.isclose(m0, 1.0, atol=1e-6))
+    if hit.size:
+        i = int(hit[0])
+    elif exact:
+        return None
+    else:
+        i = int(np.argmax(m0))
+    return da.isel({M0: i}, drop=True), m0[i]
+
+
+def _edges(c) -> np.ndarray:
+    """Cell edges around sorted centres (non-uniform grids allowed)."""
+    c = np.asarray(c, float)
+    if c.size == 1:
+        h = 0.05 * abs(c[0]) or 0.5
+        return np.array([c[0] - h, c[0] + h])
+    mid = (c[1:] + c[:-1]) / 2
+    return np.concatenate([[2 * c[0] - mid[0]], mid, [2 * c[-1] - mid[-1]]])
+
+
+def seed_mean_spread(mean: xr.DataArray, std: xr.DataArray | None = None, dim: str = SEED):
+    """Mean over ``dim`` and the total spread sqrt(mean_s std² + var_s mean).
+
+    Law of total variance with equal weights per seed: the within-seed spread ``std``
+    (over patterns and samples) plus the between-seed variation of ``mean`` (ddof 0).
+    ``std=None`` gives the between-seed spread only. NaNs are skipped; a slice that
+    is NaN for every seed stays NaN. Without ``dim``, returns ``mean`` and ``std``
+    (zeros if None) unchanged.
+
+    >>> m = xr.DataArray([0.5, 1.0], dims="seed"); s = xr.DataArray([0.1, 0.2], dims="seed")
+    >>> [round(float(x), 4) for x in seed_mean_spread(m, s)]
+    [0.75, 0.2958]
+    """
+    if dim not in mean.dims:
+        return mean, (xr.zeros_like(mean) if std is None else std)
+    with _quiet():
+        var = mean.var(dim)
+        if std is not None:
+            var = var + (std**2).mean(dim)
+        return mean.mean(dim), np.sqrt(var)
+
+
+def _seed_mean_std(da, dim: str = SEED):
+    if dim not in da.dims:
+        return da, xr.zeros_like(da)
+    with _quiet():
+        return da.mean(dim), da.std(dim)
+
+
+def _alpha_colours(alphas):
+    if alphas is None:
+        return Normalize(0, 1), [_ALPHA_CMAP(0.0)]
+    a = np.asarray(alphas, float)
+    lo, hi = np.nanmin(a), np.nanmax(a)
+    norm = Normalize(lo, hi if hi > lo else lo + 1)
+    return norm, [_ALPHA_CMAP(norm(x)) for x in a]
+
+
+# -------------------------------------------------------------------- figures
+
+
+@_styled
+def retrieval_maps(ds: xr.Dataset, stem, *, var: str = "mf") -> list[Path]:
+    """Final overlap m_f against initial overlap m0, one curve per α.
+
+    ``var`` is the variable prefix: 'mf' (``mf_mean``/``mf_std``) or 'feature_mf'.
+    Curves are means over seeds; the band is :func:`seed_mean_spread` (clipped to
+    [-1, 1], the range of an overlap). One panel per combination of the other dims.
+    Raises KeyError if ``<var>_mean`` is missing.
+    """
+    base = var.removesuffix("_mean")
+    name = f"{base}_mean"
+    if name not in ds or M0 not in ds[name].dims:
+        raise KeyError(f"dataset has no {name!r} variable over {M0!r}")
+    m, s = seed_mean_spread(ds[name], ds.get(f"{base}_std"))
+    m, s = m.sortby(M0), s.sortby(M0)  # m0 may be stored descending
+    has_alpha = ALPHA in m.dims
+    order = [ALPHA, M0] if has_alpha else [M0]
+    dims, facets = _facets(m, set(order))
+    nrows, ncols = _grid_shape(dims, m.sizes, len(facets))
+    alphas = m[ALPHA].values if has_alpha else None
+    norm, colours = _alpha_colours(alphas)
+    use_legend = len(colours) <= _MAX_LEGEND_CURVES
+
+    x = m[M0].values.astype(float)
+    lo, hi = float(np.min(x)), float(np.max(x))
+    fig, axes = _panels(nrows, ncols, extra_width=1.0, share=True)
+    used = _hide_unused(axes, len(facets))
+    ymin = 0.0
+    for ax, (isel, title) in zip(used, facets):
+        mp = m.isel(isel).transpose(*order).values.reshape(len(colours), -1)
+        sp = s.isel(isel).transpose(*order).values.reshape(len(colours), -1)
+        ax.plot([lo, hi], [lo, hi], ls="--", lw=0.7, color="0.55", zorder=1)
+        for y, e, c in zip(mp, sp, colours):
+            ax.fill_between(x, np.clip(y - e, -1, 1), np.clip(y + e, -1, 1),
+                            color=c, alpha=0.2, lw=0, zorder=2)
+            ax.plot(x, y, color=c, zorder=3)
+        if np.isfinite(mp).any():
+            ymin = min(ymin, float(np.nanmin(np.clip(mp - sp, -1, 1))))
+        if title:
+            ax.set_title(title)
+        ax.set_xlim(lo, hi)
+    used[0].set_ylim(ymin - 0.05, 1.05)  # shared: panels compare at a glance
+    feature = "feature " if base.startswith("feature") else ""
+    _label_outer(axes, len(facets), "initial overlap $m_0$", f"final {feature}overlap $m_f$")
+
+    diag = Line2D([], [], ls="--", lw=0.7, color="0.55", label="$m_f = m_0$")
+    if has_alpha and use_legend:
+        handles = [Line2D([], [], color=c, label=f"{_sym(ALPHA)} = {_fmt(a)}")
+                   for a, c in zip(alphas, colours)]
+        fig.legend(handles=handles + [diag], loc="outside right upper")
+    else:
+        if has_alpha:
+            fig.colorbar(ScalarMappable(norm, _ALPHA_CMAP), ax=used, label=_sym(ALPHA))
+        fig.legend(handles=[diag], loc="outside right upper")
+    fig.suptitle(_figure_title(ds))
+    return _save(fig, stem)
+
+
+_CAPACITY_LABELS = {
+    "mf_mean": "retrieval $m_f(m_0 = 1)$",
+    "stable_fraction": "stable fraction",
+    "basin_size": "basin size (flipped fraction)",
+}
+
+
+@_styled
+def capacity_curves(ds: xr.Dataset, stem, *, prefix: str = "") -> list[Path]:
+    """m_f(m0 = 1), stable_fraction and basin_size against α, side by side.
+
+    Panels appear for the variables present (``prefix='feature_'`` for the feature
+    versions; m_f(1) only if the m0 grid contains 1). One line per combination of the
+    other non-seed dims: mean over seeds, error bars the std over seeds (ddof 0; NaN
+    seeds skipped, all-NaN points left as gaps). A dotted line marks Hebb's
+    α_c ≈ 0.138. Returns [] when no panel applies.
+    """
+    panels = []
+    mf = ds.get(f"{prefix}mf_mean")
+    if mf is not None and M0 in mf.dims:
+        at1 = _at_m0(mf, exact=True)
+        if at1 is not None:
+            panels.append((at1[0], "mf_mean"))
+    for v in ("stable_fraction", "basin_size"):
+        if f"{prefix}{v}" in ds:
+            panels.append((ds[f"{prefix}{v}"], v))
+    panels = [(da, v) for da, v in panels if ALPHA in da.dims]
+    if not panels:
+        return []
+    feature = "feature " if prefix else ""
+
+    fig, axes = _panels(1, len(panels), extra_width=1.6)
+    styles: dict[str, dict] = {}  # same line style for a combination in every panel
+    for ax, (da, v) in zip(axes[0], panels):
+        m, e = _seed_mean_std(da)
+        m, e = m.sortby(ALPHA), e.sortby(ALPHA)
+        x = m[ALPHA].values.astype(float)
+        for isel, label in _facets(m, {ALPHA})[1]:
+            k = len(styles)
+            st = styles.setdefault(label, {"color": f"C{k % 10}", "ls": ("-", "--", "-.", ":")[k // 10 % 4]})
+            ax.errorbar(x, m.isel(isel).values, yerr=e.isel(isel).values, marker="o", ms=3,
+                        capsize=2, elinewidth=0.8, **st)
+        ax.axvline(AGS_ALPHA_C, ls=":", lw=1.0, color="0.3", zorder=0)
+        ax.set_xlabel(r"load $\alpha = P/N$")
+        ax.set_ylabel(feature + _CAPACITY_LABELS[v])
+        # Bounded quantities: fixed headroom so markers at 0 or 1 are not clipped.
+        low = (m - e).values
+        bottom = min(0.0, float(np.nanmin(low)) if np.isfinite(low).any() else 0.0) - 0.03
+        ax.set_ylim(bottom, 1.03 if v != "basin_size" else max(ax.get_ylim()[1], 0.1))
+
+    handles = [Line2D([], [], marker="o", ms=3, label=lab, **st) for lab, st in styles.items() if lab]
+    handles.append(Line2D([], [], ls=":", lw=1.0, color="0.3", label=r"AGS $\alpha_c$"))
+    fig.legend(handles=handles, loc="outside right upper")
+    fig.suptitle(_figure_title(ds))
+    return _save(fig, stem)
+
+
+@_styled
+def phase_diagram(ds: xr.Dataset, stem, *, var: str = "stable_fraction") -> list[Path]:
+    """Heat map of a scalar ``var`` over (α, α_D), mean over seeds.
+
+    Variables over m0 are taken at m0 = 1 (at the largest m0 if 1 is not on the grid,
+    which the colour-bar label then says). One panel per combination of the other
+    dims, one shared colour scale; NaN cells are grey. Returns [] unless ``var`` has
+    both α and an α_D dim with at least 2 values. Raises KeyError if ``var`` is missing.
+    """
+    if var not in ds:
+        raise KeyError(f"dataset has no {var!r} variable")
+    da = ds[var]
+    if ALPHA not in da.dims or da.sizes.get(ALPHA_D, 0) < 2:
+        return []
+    label = var
+    if M0 in da.dims:
+        da, m0 = _at_m0(da, exact=False)
+        label += f" ($m_0$ = {_fmt(m0)})"
+    m = _seed_mean_std(da)[0].sortby(ALPHA).sortby(ALPHA_D)
+    dims, facets = _facets(m, {ALPHA, ALPHA_D})
+    nrows, ncols = _grid_shape(dims, m.sizes, len(facets))
+
+    vals = m.values
+    if var.endswith("fraction") or var.endswith("fixed_point"):
+        vmin, vmax = 0.0, 1.0  # fractions: a fixed scale keeps figures comparable
+    elif np.isfinite(vals).any():
+        vmin, vmax = float(np.nanmin(vals)), float(np.nanmax(vals))
+        if "mf" in var:
+            vmin, vmax = min(vmin, 0.0), 1.0
+        if vmax <= vmin:
+            vmax = vmin + 1.0
+    else:
+        vmin, vmax = 0.0, 1.0
+    cmap = colormaps["viridis"].with_extremes(bad="0.85")
+
+    xe, ye = _edges(m[ALPHA].values), _edges(m[ALPHA_D].values)
+    fig, axes = _panels(nrows, ncols, width=3.0, height=2.6, extra_width=0.8, share=True)
+    used = _hide_unused(axes, len(facets))
+    for ax, (isel, title) in zip(used, facets):
+        z = m.isel(isel).transpose(ALPHA_D, ALPHA).values
+        mesh = ax.pcolormesh(xe, ye, np.ma.masked_invalid(z), cmap=cmap, vmin=vmin, vmax=vmax,
+                             shading="flat", rasterized=True)  # rasterized: small PDFs
+        if title:
+            ax.set_title(title)
+    # Few grid values: tick the cell centres themselves, not the interpolated edges.
+    for name, axis in ((ALPHA, used[0].xaxis), (ALPHA_D, used[0].yaxis)):
+        c = m[name].values
+        if len(c) <= 6:
+            axis.set_ticks(c.astype(float), [_fmt(v) for v in c])
+    _label_outer(axes, len(facets), r"load $\alpha = P/N$", r"correlation $\alpha_D = D/N$")
+    fig.colorbar(mesh, ax=used, label=label)
+    fig.suptitle(_figure_title(ds))
+    return _save(fig, stem)
+
+
+def plot_all(ds: xr.Dataset, outdir) -> list[Path]:
+    """Every figure that applies to ``ds``, written under ``outdir``; returns the files.
+
+    ``retrieval_map`` if m0 has ≥ 2 values; ``capacity`` if α has ≥ 2 values;
+    ``phase_<var>`` for stable_fraction, mf_mean and basin_size if α_D has ≥ 2 values;
+    each also with the ``feature_`` prefix when those variables are present.
+    """
+    outdir = Path(outdir)
+    n = ds.sizes.get
+    written: list[Path] = []
+    for prefix in ("", "feature_"):
+        if n(M0, 0) >= 2 and f"{prefix}mf_mean" in ds:
+            written += retrieval_maps(ds, outdir / f"{prefix}retrieval_map", var=f"{prefix}mf")
+        if n(ALPHA, 0) >= 2:
+            written += capacity_curves(ds, outdir / f"{prefix}capacity", prefix=prefix)
+        if n(ALPHA_D, 0) >= 2:
+            for v in (f"{prefix}stable_fraction", f"{prefix}mf_mean", f"{prefix}basin_size"):
+                if v in ds:
+                    written += phase_diagram(ds, outdir / f"phase_{v}", var=v)
+    return written
+
+
+@_styled
+def pattern_images(patterns, shape, path, *, titles=None) -> list[Path]:
+    """A row of ±1 patterns (K, N) or (N,) shown as ``shape`` images (e.g. (28, 28)).
+
+    +1 is black, -1 white (ink on paper), pixels unsmoothed. Accepts any array-like
+    (numpy, JAX). Saved as ``<path>.png`` and ``<path>.pdf``.
+    """
+    x = np.asarray(patterns, dtype=float)
+    x = x.reshape(1 if x.ndim == 1 else x.shape[0], -1)
+    shape = tuple(int(s) for s in shape)
+    if len(shape) != 2 or x.shape[1] != math.prod(shape):
+        raise ValueError(f"patterns of {x.shape[1]} spins do not fit image shape {shape}")
+    if titles is not None and len(titles) != len(x):
+        raise ValueError(f"{len(titles)} titles for {len(x)} patterns")
+    side = 1.2
+    height = side * shape[0] / shape[1] + (0.25 if titles is not None else 0.0)
+    fig = Figure(figsize=(side * len(x), height), layout="constrained")
+    for k, (ax, img) in enumerate(zip(fig.subplots(1, len(x), squeeze=False)[0], x)):
+        ax.imshow(img.reshape(shape), cmap="gray_r", vmin=-1, vmax=1, interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if titles is not None:
+            ax.set_title(str(titles[k]))
+    return _save(fig, path)

@@ -1,0 +1,152 @@
+"""Sweep engine: a grid of parameter points -> chunked, jitted, vmapped, sharded calls.
+
+An experiment describes its grid as a `Plan`: ordered dimensions (static ones, such as the
+rule name, select a separate compiled function; traced ones, such as seed, α, α_D, T, are
+array inputs), a point function ``make_point_fn(static) -> f(params) -> {name: array}``, and
+the per-point memory it needs. The engine flattens the grid (static dims first, so each static
+combination is one contiguous block), cuts every block into chunks of ``chunk_size`` points
+(the last chunk padded by repeating its final point, so every call has the same shape: one
+compilation per static combination), runs ``jit(vmap(f))`` on each chunk with the points
+sharded over all devices, and hands each chunk's results to a `hopjax.io.ResultStore`.
+
+Every point's randomness comes from its own parameters (e.g. its seed), never from its
+position in a chunk, so results do not depend on the chunk size or the number of devices.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+__all__ = ["Dim", "Plan", "chunk_bounds", "auto_chunk_size", "Runner", "point_arrays"]
+
+
+@dataclass(frozen=True)
+class Dim:
+    """A grid dimension: name, coordinate values, and whether it is static (compile-time)."""
+
+    name: str
+    values: np.ndarray
+    static: bool = False
+
+
+@dataclass
+class Plan:
+    """What to compute over a grid.
+
+    dims: grid dimensions, static ones first. variables: name -> (inner dims, inner shape,
+    dtype) of each per-point output. inner_coords: coordinates of inner dims.
+    make_point_fn(static: dict) -> f(params: dict[str, scalar array]) -> dict of arrays.
+    bytes_per_point: memory estimate of one point (working set), for chunking.
+    """
+
+    dims: list[Dim]
+    variables: dict[str, tuple[tuple[str, ...], tuple[int, ...], str]]
+    inner_coords: dict[str, np.ndarray]
+    make_point_fn: Callable[[dict], Callable[[dict], dict]]
+    bytes_per_point: int
+    attrs: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        seen_traced = False
+        for d in self.dims:
+            if d.static and seen_traced:
+                raise ValueError(f"static dim {d.name!r} must come before the traced dims")
+            seen_traced |= not d.static
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(len(d.values) for d in self.dims)
+
+    @property
+    def n_points(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def block_size(self) -> int:
+        """Points per static combination."""
+        return math.prod(len(d.values) for d in self.dims if not d.static)
+
+    def static_of_block(self, b: int) -> dict:
+        static = [d for d in self.dims if d.static]
+        combo = list(itertools.product(*[range(len(d.values)) for d in static]))[b]
+        return {d.name: d.values[i].item() for d, i in zip(static, combo)}
+
+
+def auto_chunk_size(plan: Plan, budget_bytes: float, n_devices: int) -> int:
+    """Largest chunk (a multiple of the device count) whose working set fits the budget."""
+    fit = int(budget_bytes // max(plan.bytes_per_point, 1))
+    size = max(n_devices, fit - fit % n_devices)
+    cap = -(-plan.block_size // n_devices) * n_devices  # no point in chunks beyond one block
+    return min(size, cap)
+
+
+def chunk_bounds(plan: Plan, chunk_size: int) -> list[tuple[int, int]]:
+    """[start, stop) flat indices of each chunk; chunks never straddle two static blocks."""
+    bounds, B = [], plan.block_size
+    for b0 in range(0, plan.n_points, B):
+        for s in range(b0, b0 + B, chunk_size):
+            bounds.append((s, min(s + chunk_size, b0 + B)))
+    return bounds
+
+
+def point_arrays(plan: Plan, start: int, stop: int, size: int) -> dict[str, np.ndarray]:
+    """Traced parameters of flat points start..stop-1, padded to ``size`` points: for each
+    traced dim its value (``name``) and its coordinate index (``name_index``, for exact
+    host-side lookup tables such as P = round(α N))."""
+    idx = np.arange(start, start + size).clip(max=stop - 1)
+    multi = np.unravel_index(idx, plan.shape)
+    out = {}
+    for d, i in zip(plan.dims, multi):
+        if not d.static:
+            v = np.asarray(d.values)[i]
+            out[d.name] = v.astype(np.int32 if np.issubdtype(v.dtype, np.integer) else np.float32)
+            out[d.name + "_index"] = i.astype(np.int32)
+    return out
+
+
+class Runner:
+    """Runs a plan chunk by chunk over all devices; one compiled function per static block."""
+
+    def __init__(self, plan: Plan, chunk_size: int, devices=None):
+        self.plan = plan
+        self.devices = list(devices if devices is not None else jax.devices())
+        n = len(self.devices)
+        if chunk_size % n:
+            raise ValueError(f"chunk_size {chunk_size} must be a multiple of the {n} devices")
+        self.chunk_size = chunk_size
+        self.bounds = chunk_bounds(plan, chunk_size)
+        self.sharding = NamedSharding(Mesh(np.array(self.devices), ("points",)),
+                                      PartitionSpec("points"))
+        self.compiled: dict[int, Callable] = {}
+
+    def _fn(self, block: int):
+        if block not in self.compiled:
+            f = self.plan.make_point_fn(self.plan.static_of_block(block))
+            self.compiled[block] = jax.jit(jax.vmap(f), out_shardings=self.sharding)
+        return self.compiled[block]
+
+    def run_chunk(self, i: int) -> dict[str, np.ndarray]:
+        start, stop = self.bounds[i]
+        params = point_arrays(self.plan, start, stop, self.chunk_size)
+        # make_array_from_callback feeds each device (and, across hosts, each process) only
+        # its own shard of the points
+        params = {k: jax.make_array_from_callback(v.shape, self.sharding, lambda ix, v=v: v[ix])
+                  for k, v in params.items()}
+        out = self._fn(start // self.plan.block_size)(params)
+        out = _gather(out)
+        return {k: np.asarray(v)[: stop - start] for k, v in out.items()}
+
+
+def _gather(out):
+    if jax.process_count() == 1:
+        return out
+    from jax.experimental import multihost_utils
+    return multihost_utils.process_allgather(out, tiled=True)
