@@ -4,8 +4,8 @@ A module provides ``Config`` (pydantic model; its ``experiment`` field names the
 ``plan(cfg) -> hopjax.sweep.Plan`` and ``plots(ds, outdir) -> list[Path]``.
 """
 
-from experiments import capacity, retrieval
+from experiments import capacity, daydreaming, retrieval
 
-EXPERIMENTS = {"retrieval": retrieval, "capacity": capacity}
+EXPERIMENTS = {"retrieval": retrieval, "capacity": capacity, "daydreaming": daydreaming}
 
 __all__ = ["EXPERIMENTS"]

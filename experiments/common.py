@@ -1,8 +1,22 @@
-"""Pieces shared by experiment kinds: the registries of rules and dynamics."""
+"""Pieces shared by experiment kinds: registries, config sections, data and observables.
+
+Every experiment's grid has traced dims ``seed, alpha[, alpha_D][, T]`` (plus its own) and
+static dims chosen per kind; per point the data are drawn at the grid's largest P (and D) from
+the point's seed and masked down, so one compiled function serves the whole grid.
+"""
 
 from __future__ import annotations
 
-from hopjax import dynamics, rules
+from typing import Literal
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from pydantic import Field, model_validator
+
+from hopjax import dynamics, metrics, patterns, rules
+from hopjax.config import Load, Overlap, Strict
+from hopjax.sweep import Dim
 
 # name -> J(xi (P_max, N), mask (P_max,)); closed-form rules take the padded mask
 RULES = {
@@ -11,3 +25,176 @@ RULES = {
 }
 
 DYNAMICS = dynamics.MODES
+Mode = Literal["async", "sequential", "sync", "glauber"]
+
+
+def as_list(v):
+    return v if isinstance(v, list) else [v]
+
+
+class Data(Strict):
+    kind: Literal["uncorrelated", "random_features"] = "uncorrelated"
+    alpha: list[Load] = Field(min_length=1)
+    alpha_D: list[Load] | None = Field(default=None, min_length=1)
+    binary_coefficients: bool = False
+
+    @model_validator(mode="after")
+    def _alpha_D_iff_features(self):
+        if self.kind == "random_features" and self.alpha_D is None:
+            raise ValueError("alpha_D: a list of D/N > 0 is required for kind "
+                             "'random_features'")
+        if self.kind == "uncorrelated" and self.alpha_D is not None:
+            raise ValueError("alpha_D: only applies to kind 'random_features'")
+        return self
+
+
+class Dynamics(Strict):
+    mode: Mode | list[Mode] = "async"
+    T: float | list[float] | None = None
+    max_sweeps: int = Field(default=100, ge=1, le=100_000)
+
+    @model_validator(mode="after")
+    def _T_nonneg(self):
+        Ts = as_list(self.T)
+        if not Ts:
+            raise ValueError("T: must not be an empty list")
+        if any(t is not None and not t >= 0 for t in Ts):
+            raise ValueError(f"T: must be >= 0 (got {self.T})")
+        if "glauber" in as_list(self.mode) and self.T is None:
+            raise ValueError("T: mode 'glauber' needs a temperature T >= 0")
+        return self
+
+
+class SweepConfig(Strict):
+    """Fields every sweep experiment has. Subclasses add their own and define
+    `bytes_per_point` (working set of one grid point) and `values_per_point`."""
+
+    name: str = Field(min_length=1)
+    N: int = Field(ge=8, le=50_000)
+    seed: int = Field(default=0, ge=0)
+    seeds: int = Field(default=1, ge=1, le=10_000)
+    data: Data
+    dynamics: Dynamics = Dynamics()
+    m0: list[Overlap] = Field(min_length=1)
+    samples: int = Field(default=1, ge=1, le=10_000)
+    feature_maps: bool = False
+    memory_budget_mb: float = Field(default=1024.0, gt=0)
+    chunk_size: int | None = Field(default=None, ge=1)
+    quick: dict | None = None
+
+    @model_validator(mode="after")
+    def _fits(self):
+        if self.feature_maps and self.data.kind != "random_features":
+            raise ValueError("feature_maps: true needs data.kind 'random_features'")
+        budget = self.memory_budget_mb * 2**20
+        need = self.bytes_per_point()
+        if need > budget:
+            raise ValueError(
+                f"memory_budget_mb: grid too big for memory: one grid point needs "
+                f"{need / 2**20:.0f} MB (N={self.N}, P_max={P_max(self)}, {len(self.m0)} m0 × "
+                f"{self.samples} samples per pattern) but memory_budget_mb is "
+                f"{self.memory_budget_mb:g}; lower N, alpha, m0 or samples, or raise "
+                "memory_budget_mb")
+        stored = self.n_points() * self.values_per_point() * 4
+        if stored > budget:
+            raise ValueError(
+                f"memory_budget_mb: grid too big for memory: the results alone take "
+                f"{stored / 2**20:.0f} MB ({self.n_points()} grid points) but "
+                f"memory_budget_mb is {self.memory_budget_mb:g}; use fewer seeds or values")
+        return self
+
+    def grid_size(self) -> int:
+        """Points of the dims every experiment has (seed, alpha, alpha_D, T, mode)."""
+        return (self.seeds * len(self.data.alpha) * len(self.data.alpha_D or [0])
+                * len(as_list(self.dynamics.T)) * len(as_list(self.dynamics.mode)))
+
+    def trajectories(self) -> int:
+        """Trajectories of one retrieval map (all m0, patterns, samples; features too)."""
+        return len(self.m0) * P_max(self) * self.samples * (2 if self.feature_maps else 1)
+
+
+def P_max(cfg) -> int:
+    return max(1, max(patterns.count(a, cfg.N) for a in cfg.data.alpha))
+
+
+def D_max(cfg) -> int:
+    return max(1, max(patterns.count(a, cfg.N) for a in cfg.data.alpha_D))
+
+
+def data_dims(cfg) -> list[Dim]:
+    """Traced dims seed, alpha[, alpha_D][, T] (T only when the config lists several)."""
+    dims = [Dim("seed", np.arange(cfg.seeds)), Dim("alpha", np.array(cfg.data.alpha, float))]
+    if cfg.data.alpha_D is not None:
+        dims.append(Dim("alpha_D", np.array(cfg.data.alpha_D, float)))
+    if isinstance(cfg.dynamics.T, list):
+        dims.append(Dim("T", np.array(cfg.dynamics.T, float)))
+    return dims
+
+
+def point_key(cfg, p):
+    """A point's key: key(seed) folded with its seed index (shared by all other dims)."""
+    return jax.random.fold_in(jax.random.key(cfg.seed), p["seed"])
+
+
+def temperature(cfg, p):
+    return p["T"] if "T" in p else cfg.dynamics.T
+
+
+def data_sampler(cfg):
+    """f(key, p) -> (xi (P_max, N), mask (P_max,), random-features tuple or None).
+
+    P = round(α N) and D = round(α_D N) come from host-side tables indexed by the point's
+    coordinate index, so they equal `hopjax.patterns.count` exactly."""
+    N, Pm = cfg.N, P_max(cfg)
+    P_of = jnp.asarray([patterns.count(a, N) for a in cfg.data.alpha], jnp.int32)
+    features = cfg.data.kind == "random_features"
+    if features:
+        Dm = D_max(cfg)
+        D_of = jnp.asarray([patterns.count(a, N) for a in cfg.data.alpha_D], jnp.int32)
+
+    def sample(key, p):
+        mask = jnp.arange(Pm) < P_of[p["alpha_index"]]
+        if not features:
+            return patterns.random(key, Pm, N), mask, None
+        rf = patterns.random_features(key, Pm, D_of[p["alpha_D_index"]], N, D_max=Dm,
+                                      binary=cfg.data.binary_coefficients)
+        return rf.examples, mask, rf
+
+    return sample
+
+
+def observer(cfg, mode):
+    """f(key, J, xi, mask, rf, T) -> dict of retrieval observables (see `variables`)."""
+    m0s = jnp.asarray(cfg.m0, jnp.float32)
+    kw = dict(n_samples=cfg.samples, mode=mode, max_sweeps=cfg.dynamics.max_sweeps)
+
+    def one(key, J, xi, mask, T):
+        rm = metrics.retrieval_map(key, J, xi, m0s, mask=mask, T=T, **kw)
+        return {"mf_mean": rm.mean, "mf_std": rm.std, "fixed_point": rm.fixed_point,
+                "basin_size": metrics.basin_size(m0s, rm.mean),
+                "stable_fraction": metrics.stable_fraction(J, xi, mask)}
+
+    def observe(key, J, xi, mask, rf, T):
+        k_ex, k_feat = jax.random.split(key)
+        out = one(k_ex, J, xi, mask, T)
+        if cfg.feature_maps:
+            feats = one(k_feat, J, rf.features, rf.feature_mask, T)
+            out.update({"feature_" + k: v for k, v in feats.items()})
+        return out
+
+    return observe
+
+
+def variables(cfg, lead_dims=(), lead_shape=()):
+    """Output variables of `observer`, each with optional leading inner dims."""
+    M = len(cfg.m0)
+    v = {"mf_mean": ("m0",), "mf_std": ("m0",), "fixed_point": ("m0",), "basin_size": (),
+         "stable_fraction": ()}
+    if cfg.feature_maps:
+        v.update({"feature_" + k: d for k, d in v.items()})
+    return {k: (tuple(lead_dims) + d, tuple(lead_shape) + (M,) * len(d), "float32")
+            for k, d in v.items()}
+
+
+def values_per_point(cfg, lead: int = 1) -> int:
+    return lead * (3 * len(cfg.m0) + 2) * (2 if cfg.feature_maps else 1)

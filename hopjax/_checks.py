@@ -21,8 +21,12 @@ def concrete(x):
         return None
 
 
-def check_spins(x, name: str) -> None:
+def check_spins(x, name: str, mask=None) -> None:
+    """±1 entries required; rows where ``mask`` (..., P) is False (padding) are not checked."""
     v = concrete(x)
+    m = None if mask is None else concrete(mask)
+    if v is not None and m is not None:
+        v = v[np.broadcast_to(np.asarray(m, bool), v.shape[:-1])]
     if v is not None and v.size and not np.all(np.abs(v) == 1):
         bad = v[np.abs(v) != 1].ravel()[:3]
         raise ValueError(f"{name} must contain only ±1 spins; found values such as {bad.tolist()}")

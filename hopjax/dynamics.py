@@ -4,20 +4,29 @@ Conventions (science.md §1):
 
 * local field h_i = Σ_{j≠i} J_ij σ_j + b_i (the diagonal of J is ignored);
 * zero temperature: σ_i ← sign(h_i), and a spin with h_i = 0 keeps its value, so a flip
-  strictly lowers E(σ) = −½σᵀJσ − bᵀσ and asynchronous dynamics always stops;
+  strictly lowers E(σ) = −½σᵀJσ − bᵀσ and asynchronous dynamics always stops. A field within
+  float rounding of zero (`tie_tolerance`) counts as a tie, so results do not depend on the
+  order in which the fields were summed;
 * temperature T > 0 (heat bath / Glauber): σ_i = +1 with probability 1 / (1 + exp(−2h_i/T)).
 
 Batches: ``sigma`` is (..., N); all leading dimensions are trajectories relaxed together with
 the same coupling matrix. They share each sweep's visiting order (drawn from ``key``); every
 trajectory has its own Glauber noise. For independent orders, vmap over keys.
 
-Asynchronous sweeps come in two implementations that follow the same trajectory:
-``method="plain"`` visits one spin per loop iteration and updates all N fields on each visit
-(the reference); ``method="blocked"`` visits the sweep's order in blocks of ``block`` spins,
-corrects the fields inside a block with its block×block sub-matrix of J and updates all other
-fields once per block with a rank-``block`` product, which runs at matrix-multiply speed.
-The two agree up to float rounding of the fields (they are identical unless a field is a tie
-to within ~1e-6).
+Asynchronous sweeps have three implementations that follow the same trajectory. All keep
+the local fields h in memory from the start of `relax` and update them only on flips:
+
+* ``method="plain"`` (the reference) visits one spin per loop iteration;
+* ``method="event"`` (zero temperature only) jumps straight to the next spin in the sweep's
+  order whose field is against it: visiting a stable spin changes nothing, so the loop runs
+  once per flip (per trajectory, in parallel over the batch), not N times per sweep. It
+  performs exactly the plain method's float operations, so the two agree bit for bit;
+* ``method="blocked"`` visits the order in blocks of ``block`` spins, corrects the fields
+  inside a block with its block×block sub-matrix of J and updates all fields once per block
+  with a rank-``block`` product (matrix-multiply speed; also at T > 0). Its fields differ from
+  plain by float rounding only, so the trajectories agree unless a field is a tie to ~1e-6.
+
+``method="auto"`` (default) picks ``event`` at zero temperature and ``blocked`` otherwise.
 """
 
 from __future__ import annotations
@@ -33,9 +42,10 @@ from hopjax._checks import check_nonneg, check_spins, check_square
 from hopjax.rules.classical import zero_diagonal
 
 __all__ = ["relax", "sweep", "Relaxed", "MODES", "FIXED_POINT", "TWO_CYCLE", "MAX_SWEEPS",
-           "STATUS_NAMES", "local_field"]
+           "STATUS_NAMES", "local_field", "tie_tolerance", "METHODS"]
 
 MODES = ("async", "sequential", "sync", "glauber")
+METHODS = ("auto", "event", "blocked", "plain")
 FIXED_POINT, TWO_CYCLE, MAX_SWEEPS = 0, 1, 2
 STATUS_NAMES = ("fixed_point", "two_cycle", "max_sweeps")
 
@@ -56,9 +66,25 @@ def local_field(J, sigma, bias=None):
     return h if bias is None else h + bias
 
 
-def _new_spin(h, s, u, T, frozen):
+def tie_tolerance(J, bias=None):
+    """Fields with |h| below this are ties (the spin keeps its value).
+
+    A field is a sum of N terms; its float rounding depends on the summation order (matrix
+    product blocking, batch size, flips applied one by one). 4 N eps max|J| bounds that error,
+    so a spin flips only when its field is against it beyond rounding, and the trajectory does
+    not depend on how the fields were summed. For Hebb couplings the smallest non-zero field is
+    1/N, far above it.
+    """
+    eps = jnp.finfo(J.dtype).eps
+    scale = J.shape[-1] * jnp.max(jnp.abs(J))
+    if bias is not None:
+        scale = scale + jnp.max(jnp.abs(bias))
+    return 4 * eps * scale
+
+
+def _new_spin(h, s, u, T, frozen, tol):
     """Updated spin values for fields h, old spins s and uniforms u (same shapes)."""
-    zero_T = jnp.where(h * s < 0, -s, s)  # tie (h = 0) keeps the spin
+    zero_T = jnp.where(h * s < -tol, -s, s)  # a tie (|h| <= tol) keeps the spin
     if T is None:
         new = zero_T
     else:
@@ -68,22 +94,22 @@ def _new_spin(h, s, u, T, frozen):
     return jnp.where(frozen, s, new)
 
 
-def _sweep_plain(J, sigma, h, order, u, T, frozen):
-    """One asynchronous sweep, one spin per iteration. Arrays (B, N); order (N,)."""
+def _sweep_plain(J, sigma, h, order, u, T, frozen, tol):
+    """One asynchronous sweep, one spin per iteration. Arrays (B, N); order (N,).
+    Returns (sigma, h)."""
 
     def visit(t, carry):
         sigma, h = carry
         i = order[t]
         s = sigma[:, i]
-        new = _new_spin(h[:, i], s, u[:, t], T, frozen[:, i])
+        new = _new_spin(h[:, i], s, u[:, t], T, frozen[:, i], tol)
         h = h + (new - s)[:, None] * J[i][None, :]
         return sigma.at[:, i].set(new), h
 
-    sigma, _ = lax.fori_loop(0, order.shape[0], visit, (sigma, h))
-    return sigma
+    return lax.fori_loop(0, order.shape[0], visit, (sigma, h))
 
 
-def _sweep_blocked(J, sigma, h, order, u, T, frozen, block):
+def _sweep_blocked(J, sigma, h, order, u, T, frozen, tol, block):
     """One asynchronous sweep in blocks of ``block`` spins (same trajectory as plain).
 
     Spin-major layout: sigma, h, frozen are (N+1, B) so that a block's rows are contiguous.
@@ -102,14 +128,13 @@ def _sweep_blocked(J, sigma, h, order, u, T, frozen, block):
         ub = lax.dynamic_slice_in_dim(u, b * block, block, axis=0)
         sb = s0
         for j in range(block):  # unrolled: the fields of later spins in the block see each flip
-            new = _new_spin(hb[j], sb[j], ub[j], T, fb[j])
+            new = _new_spin(hb[j], sb[j], ub[j], T, fb[j], tol)
             hb = hb + Jb[j][:, None] * (new - sb[j])[None, :]
             sb = sb.at[j].set(new)
         h = h + Jrows.T @ (sb - s0)
         return sigma.at[idx].set(sb), h
 
-    sigma, _ = lax.fori_loop(0, n_blocks, visit_block, (sigma, h))
-    return sigma
+    return lax.fori_loop(0, n_blocks, visit_block, (sigma, h))
 
 
 def _prepare(J, sigma, bias, frozen):
@@ -125,27 +150,59 @@ def _prepare(J, sigma, bias, frozen):
     return zero_diagonal(jnp.asarray(J, dt)), s, fz, b, batch
 
 
-def _async_sweep_fn(J, bias, T, frozen, method, block, B):
-    """Returns sweep(order, u, sigma) -> sigma on (B, N) arrays for the chosen method."""
+def _sweep_event(J, sigma, h, order, frozen, tol):
+    """One zero-temperature asynchronous sweep that loops over flips, not over spins.
+
+    Each trajectory keeps a pointer into the order; an iteration finds, for every trajectory,
+    the first position after its pointer whose spin has h_i σ_i < −tol, flips it and updates the
+    fields with J's row (exactly the plain method's operations). A trajectory with no such
+    position has finished the sweep. Returns (sigma, h).
+    """
+    B, N = sigma.shape
+    pos = jnp.zeros((N,), jnp.int32).at[order].set(jnp.arange(N, dtype=jnp.int32))
+    rows = jnp.arange(B)
+
+    def next_flip(sigma, h, ptr):
+        against = (h * sigma < -tol) & ~frozen & (pos[None, :] > ptr[:, None])
+        q = jnp.min(jnp.where(against, pos[None, :], N), axis=1)
+        return q
+
+    def cond(c):
+        return jnp.any(c[2] < N)
+
+    def body(c):
+        sigma, h, q = c
+        live = q < N
+        i = order[jnp.minimum(q, N - 1)]
+        new = -sigma[rows, i]
+        step = jnp.where(live, 2.0 * new, 0.0).astype(h.dtype)
+        h = h + step[:, None] * J[i]
+        sigma = sigma.at[rows, i].set(jnp.where(live, new, sigma[rows, i]))
+        return sigma, h, next_flip(sigma, h, jnp.where(live, q, N))
+
+    sigma, h, _ = lax.while_loop(cond, body, (sigma, h, next_flip(sigma, h, jnp.full((B,), -1))))
+    return sigma, h
+
+
+def _async_sweep_fn(J, T, frozen, tol, method, block):
+    """Returns sweep(order, u, sigma, h) -> (sigma, h) on (B, N) arrays for the method."""
     N = J.shape[-1]
     if method == "plain":
-        def run(order, u, sigma):
-            return _sweep_plain(J, sigma, sigma @ J + bias, order, u, T, frozen)
-        return run
-    if method != "blocked":
-        raise ValueError(f"method must be 'blocked' or 'plain'; got {method!r}")
+        return lambda order, u, sigma, h: _sweep_plain(J, sigma, h, order, u, T, frozen, tol)
+    if method == "event":
+        return lambda order, u, sigma, h: _sweep_event(J, sigma, h, order, frozen, tol)
     block = max(1, min(int(block), N))
     n_pad = -N % block
     Jp = jnp.pad(J, ((0, 1), (0, 1)))
-    bp = jnp.pad(bias, (0, 1))
     fp = jnp.pad(frozen, ((0, 0), (0, 1)), constant_values=True).T
 
-    def run(order, u, sigma):
+    def run(order, u, sigma, h):
         order = jnp.concatenate([order, jnp.full((n_pad,), N, order.dtype)])
         u = jnp.pad(u, ((0, 0), (0, n_pad))).T
         sp = jnp.pad(sigma, ((0, 0), (0, 1)), constant_values=1.0).T
-        sp = _sweep_blocked(Jp, sp, Jp @ sp + bp[:, None], order, u, T, fp, block)
-        return sp[:N].T
+        sp, hp = _sweep_blocked(Jp, sp, jnp.pad(h, ((0, 0), (0, 1))).T, order, u, T, fp, tol,
+                                block)
+        return sp[:N].T, hp[:N].T
     return run
 
 
@@ -158,7 +215,7 @@ def _sweep_draws(key, t, N, B, random_order, hot):
 
 
 def relax(key, J, sigma, *, mode: str = "async", max_sweeps=100, bias=None, T=None,
-          frozen=None, method: str = "blocked", block: int = 16) -> Relaxed:
+          frozen=None, method: str = "auto", block: int = 16) -> Relaxed:
     """Run the dynamics from ``sigma`` until a fixed point (or 2-cycle), at most ``max_sweeps``.
 
     Args:
@@ -188,8 +245,8 @@ def relax(key, J, sigma, *, mode: str = "async", max_sweeps=100, bias=None, T=No
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}; got {mode!r}")
-    if method not in ("blocked", "plain"):
-        raise ValueError(f"method must be 'blocked' or 'plain'; got {method!r}")
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}; got {method!r}")
     check_square(J, symmetric=mode != "sync")
     sigma = jnp.asarray(sigma)
     check_spins(sigma, "sigma")
@@ -213,12 +270,13 @@ def _relax_flat(key, J, s, bias, frozen, max_sweeps, T, *, mode, method, block, 
     B, N = s.shape
     T = T.astype(J.dtype) if hot else None
     hot_flag = jnp.asarray(False) if T is None else T > 0
+    tol = tie_tolerance(J, bias)
 
     if mode == "sync":
         def body(c):
             t, s, prev, active, sweeps, status = c
             _, u = _sweep_draws(key, t, N, B, False, hot)
-            new = _new_spin(s @ J + bias, s, u, T, frozen)
+            new = _new_spin(s @ J + bias, s, u, T, frozen, tol)
             new = jnp.where(active[:, None], new, s)
             changed = jnp.any(new != s, axis=-1)
             cycle = changed & jnp.all(new == prev, axis=-1) & ~hot_flag
@@ -232,24 +290,29 @@ def _relax_flat(key, J, s, bias, frozen, max_sweeps, T, *, mode, method, block, 
             lambda c: (c[0] < max_sweeps) & jnp.any(c[3]), body, init)
         return s, sweeps, status
 
-    run = _async_sweep_fn(J, bias, T, frozen, method, block, B)
+    if method == "auto":
+        method = "blocked" if hot else "event"
+    if method == "event" and hot:
+        raise ValueError("method='event' is for zero temperature; use 'blocked' or 'plain'")
+    run = _async_sweep_fn(J, T, frozen, tol, method, block)
     random_order = mode != "sequential"
 
     def body(c):
-        t, s, active, sweeps = c
+        t, s, h, active, sweeps = c
         order, u = _sweep_draws(key, t, N, B, random_order, hot)
-        new = run(order, u.astype(J.dtype), s)
+        new, h = run(order, u.astype(J.dtype), s, h)
         flipped = jnp.any(new != s, axis=-1)
-        return t + 1, new, flipped | hot_flag, sweeps + flipped
+        return t + 1, new, h, flipped | hot_flag, sweeps + flipped
 
-    init = (0, s, jnp.ones((B,), bool), jnp.zeros((B,), jnp.int32))
-    _, s, active, sweeps = lax.while_loop(
-        lambda c: (c[0] < max_sweeps) & jnp.any(c[2]), body, init)
+    # fields computed once, then updated on flips only (all methods alike)
+    init = (0, s, s @ J + bias, jnp.ones((B,), bool), jnp.zeros((B,), jnp.int32))
+    _, s, _, active, sweeps = lax.while_loop(
+        lambda c: (c[0] < max_sweeps) & jnp.any(c[3]), body, init)
     return s, sweeps, jnp.where(active, MAX_SWEEPS, FIXED_POINT).astype(jnp.int32)
 
 
 def sweep(key, J, sigma, *, mode: str = "async", bias=None, T=None, frozen=None,
-          method: str = "blocked", block: int = 16):
+          method: str = "auto", block: int = 16):
     """Exactly one sweep (one parallel update for ``sync``) of the dynamics; returns sigma.
 
     Uses the same random numbers as the first sweep of `relax` with the same key.

@@ -25,9 +25,11 @@ def overlap(sigma, xi):
 
 
 def is_fixed_point(J, sigma, bias=None):
-    """True where no spin of sigma (..., N) would flip at zero temperature (h_i σ_i >= 0)."""
+    """True where no spin of sigma (..., N) would flip at zero temperature: h_i σ_i >= 0, with
+    fields within rounding of zero counted as ties (`hopjax.dynamics.tie_tolerance`)."""
     h = dynamics.local_field(J, sigma, bias)
-    return jnp.all(h * sigma >= 0, axis=-1)
+    tol = dynamics.tie_tolerance(jnp.asarray(J, h.dtype), bias)
+    return jnp.all(h * sigma >= -tol, axis=-1)
 
 
 def masked_mean_std(x, mask, axis):
@@ -63,7 +65,7 @@ class RetrievalMap(NamedTuple):
 
 def retrieval_map(key, J, xi, m0s, *, mask=None, n_samples: int = 1, exact: bool = True,
                   mode: str = "async", max_sweeps=100, bias=None, T=None,
-                  method: str = "blocked", block: int = 16) -> RetrievalMap:
+                  method: str = "auto", block: int = 16) -> RetrievalMap:
     """Retrieval map m_f(m0): start at overlap m0 with each pattern, relax, measure the final
     overlap with the same pattern (science.md §4; Serricchio et al. 2025, Fig. 2).
 

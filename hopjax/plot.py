@@ -41,6 +41,7 @@ __all__ = [
     "plot_all",
     "retrieval_maps",
     "seed_mean_spread",
+    "training_curves",
 ]
 
 AGS_ALPHA_C = 0.138  # Hebb's storage capacity (Amit, Gutfreund, Sompolinsky 1985)
@@ -257,8 +258,9 @@ def _alpha_colours(alphas):
 
 
 @_styled
-def retrieval_maps(ds: xr.Dataset, stem, *, var: str = "mf") -> list[Path]:
-    """Final overlap m_f against initial overlap m0, one curve per α.
+def retrieval_maps(ds: xr.Dataset, stem, *, var: str = "mf", curve: str = ALPHA) -> list[Path]:
+    """Final overlap m_f against initial overlap m0, one curve per α (or per value of the
+    dim ``curve``, e.g. ``"epoch"`` for maps along training).
 
     ``var`` is the variable prefix: 'mf' (``mf_mean``/``mf_std``) or 'feature_mf'.
     Curves are means over seeds; the band is :func:`seed_mean_spread` (clipped to
@@ -271,11 +273,11 @@ def retrieval_maps(ds: xr.Dataset, stem, *, var: str = "mf") -> list[Path]:
         raise KeyError(f"dataset has no {name!r} variable over {M0!r}")
     m, s = seed_mean_spread(ds[name], ds.get(f"{base}_std"))
     m, s = m.sortby(M0), s.sortby(M0)  # m0 may be stored descending
-    has_alpha = ALPHA in m.dims
-    order = [ALPHA, M0] if has_alpha else [M0]
+    has_alpha = curve in m.dims
+    order = [curve, M0] if has_alpha else [M0]
     dims, facets = _facets(m, set(order))
     nrows, ncols = _grid_shape(dims, m.sizes, len(facets))
-    alphas = m[ALPHA].values if has_alpha else None
+    alphas = m[curve].values if has_alpha else None
     norm, colours = _alpha_colours(alphas)
     use_legend = len(colours) <= _MAX_LEGEND_CURVES
 
@@ -303,12 +305,12 @@ def retrieval_maps(ds: xr.Dataset, stem, *, var: str = "mf") -> list[Path]:
 
     diag = Line2D([], [], ls="--", lw=0.7, color="0.55", label="$m_f = m_0$")
     if has_alpha and use_legend:
-        handles = [Line2D([], [], color=c, label=f"{_sym(ALPHA)} = {_fmt(a)}")
+        handles = [Line2D([], [], color=c, label=f"{_sym(curve)} = {_fmt(a)}")
                    for a, c in zip(alphas, colours)]
         fig.legend(handles=handles + [diag], loc="outside right upper")
     else:
         if has_alpha:
-            fig.colorbar(ScalarMappable(norm, _ALPHA_CMAP), ax=used, label=_sym(ALPHA))
+            fig.colorbar(ScalarMappable(norm, _ALPHA_CMAP), ax=used, label=_sym(curve))
         fig.legend(handles=[diag], loc="outside right upper")
     fig.suptitle(_figure_title(ds))
     return _save(fig, stem)
@@ -446,6 +448,37 @@ def plot_all(ds: xr.Dataset, outdir) -> list[Path]:
                 if v in ds:
                     written += phase_diagram(ds, outdir / f"phase_{v}", var=v)
     return written
+
+
+@_styled
+def training_curves(ds: xr.Dataset, stem) -> list[Path]:
+    """Daydreaming convergence (Serricchio et al. 2025, Fig. 1): τ‖ΔJ‖ per step and
+    ‖J − J_Hebb‖/‖J_Hebb‖ against training epochs, one line per combination of the other
+    dims (mean over seeds, error bars the std). Returns [] without those variables."""
+    names = [v for v in ("tau_delta", "dist_hebb") if v in ds and "epoch" in ds[v].dims]
+    if not names:
+        return []
+    labels = {"tau_delta": r"$\tau\,\|\Delta J\|$ per step",
+              "dist_hebb": r"$\|J - J_{Hebb}\| / \|J_{Hebb}\|$"}
+    fig, axes = _panels(1, len(names), extra_width=1.6)
+    styles: dict[str, dict] = {}
+    for ax, v in zip(axes[0], names):
+        m, e = _seed_mean_std(ds[v])
+        m, e = m.sel(epoch=m.epoch > 0), e.sel(epoch=e.epoch > 0)  # log axis: no epoch 0
+        x = m["epoch"].values.astype(float)
+        for isel, label in _facets(m, {"epoch"})[1]:
+            k = len(styles)
+            st = styles.setdefault(label, {"color": f"C{k % 10}", "ls": ("-", "--", "-.", ":")[k // 10 % 4]})
+            ax.errorbar(x, m.isel(isel).values, yerr=e.isel(isel).values, marker="o", ms=3,
+                        capsize=2, elinewidth=0.8, **st)
+        ax.set_xscale("log")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(labels[v])
+    handles = [Line2D([], [], marker="o", ms=3, label=lab, **st) for lab, st in styles.items() if lab]
+    if handles:
+        fig.legend(handles=handles, loc="outside right upper")
+    fig.suptitle(_figure_title(ds))
+    return _save(fig, stem)
 
 
 @_styled

@@ -32,8 +32,9 @@ def _metadata(cfg, devices, chunk_size) -> dict:
         "jax_version": jax.__version__,
         "devices": [str(d) for d in devices],
         "platform": platform.platform(),
-        "seeds": [int(cfg.seed), int(cfg.seeds)],
-        "seed_rule": "key(seed) folded with each seed index 0..seeds-1",
+        "base_seed": int(cfg.seed),
+        "seeds": list(range(cfg.seeds)),
+        "seed_rule": "point key = fold_in(jax.random.key(base_seed), seed index)",
         "chunk_size": int(chunk_size),
     }
 

@@ -59,6 +59,14 @@ def test_pseudo_inverse_with_mask_equals_subset():
                                atol=2e-5)
 
 
+def test_rules_accept_zero_padded_rows():
+    xi = patterns.random(jax.random.key(5), 4, 30)
+    padded, mask = patterns.pad(xi, 7)
+    np.testing.assert_array_equal(rules.hebb(padded, mask), rules.hebb(xi))
+    with pytest.raises(ValueError, match="±1"):
+        rules.hebb(padded)  # without the mask the zero rows are not spins
+
+
 def test_rules_reject_non_spin_patterns():
     with pytest.raises(ValueError, match="±1"):
         rules.hebb(jnp.full((3, 10), 0.3))

@@ -49,7 +49,7 @@ def _same_data(a, b):
     ({"rule": "hebbian"}, "rule", "'hebb' or 'pseudo_inverse'"),
     ({"dynamics": {"mode": "parallel"}}, "dynamics.mode", "'async', 'sequential', 'sync'"),
     ({"N": 20000, "data": {"alpha": [1.0]}}, "memory_budget_mb", "grid too big for memory"),
-    ({"experiment": "phase"}, "experiment", "['capacity', 'retrieval']"),
+    ({"experiment": "phase"}, "experiment", "['capacity', 'daydreaming', 'retrieval']"),
 ])
 def test_bad_config_fails_before_compute_naming_field(tmp_path, over, field, allowed):
     with pytest.raises(ConfigError) as err:
@@ -169,3 +169,43 @@ def test_cli_quickstart_quick_mode_and_list(tmp_path, capsys):
     assert ds.sizes["alpha"] == 3 and ds.attrs["config"]["N"] == 64
     assert cli.main(["list"]) == 0
     assert "pseudo_inverse" in capsys.readouterr().out
+
+
+# --- Daydreaming through the sweep engine ------------------------------------------------
+
+DD = {"experiment": "daydreaming", "name": "dd", "N": 40, "data": {"alpha": [0.3]},
+      "training": {"tau": 10, "epochs": 4, "record": [0, 4]}, "m0": [1.0]}
+
+
+@pytest.mark.parametrize("training,field", [
+    ({"tau": -1, "epochs": 4}, "training.tau"),
+    ({"tau": 5, "epochs": 4, "record": [0, 3, 2]}, "training.record"),
+    ({"tau": 5, "epochs": 4, "record": [0, 9]}, "training.record"),
+    ({"tau": 5}, "training.epochs"),
+    ({"tau": 5, "epochs": 4, "init": "random"}, "training.init"),
+])
+def test_bad_training_config_names_the_field(training, field):
+    with pytest.raises(ConfigError, match=f"field '{field}'"):
+        validate_config({**DD, "training": training})
+
+
+def test_daydreaming_sweep_traces_tau_and_improves_stability(tmp_path):
+    raw = {**DD, "N": 60, "seeds": 2, "data": {"alpha": [0.3, 0.4]},
+           "training": {"tau": [10.0, 20.0], "epochs": 12, "record": [0, 12]}}
+    cfg = validate_config(raw)
+    path, figures = run(cfg, tmp_path, progress=False, chunk_size=3)
+    ds = load(path)
+    assert dict(ds.sizes) == {"mode": 1, "seed": 2, "alpha": 2, "tau": 2, "epoch": 2, "m0": 1}
+    # Hebb (epoch 0) cannot store α = 0.3-0.4; Daydreaming stabilises most patterns
+    before = ds.stable_fraction.sel(epoch=0).mean().item()
+    after = ds.stable_fraction.sel(epoch=12).mean().item()
+    assert before < 0.2 and after > 0.8, (before, after)
+    assert np.allclose(ds.dist_hebb.sel(epoch=0), 0.0)
+    # τ‖ΔJ‖ per step ≈ ‖ξξᵀ − σσᵀ‖/N ≈ √2 for nearly orthogonal pattern and dream
+    assert np.all(np.abs(ds.tau_delta.sel(epoch=12).values - np.sqrt(2)) < 0.3)
+    assert any(f.name == "training.png" for f in figures)
+    from experiments import EXPERIMENTS
+    runner = Runner(EXPERIMENTS["daydreaming"].plan(cfg), 3)
+    for i in range(len(runner.bounds)):
+        runner.run_chunk(i)
+    assert [f._cache_size() for f in runner.compiled.values()] == [1]

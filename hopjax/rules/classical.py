@@ -21,7 +21,7 @@ def zero_diagonal(J):
 
 
 def _masked(xi, mask):
-    check_spins(xi, "xi")
+    check_spins(xi, "xi", mask)
     xi = jnp.asarray(xi, jnp.float32)
     if mask is None:
         return xi, jnp.full(xi.shape[:-2], xi.shape[-2], jnp.float32)

@@ -1,0 +1,126 @@
+"""Daydreaming training over grids of seed × α (× α_D) × τ, with retrieval maps at the
+recorded epochs (Serricchio et al., Neural Networks 186, 107216 (2025), Figs. 1–3).
+
+Per grid point: draw the data from the point's seed, train J with `hopjax.rules.daydreaming`
+(τ traced) through `hopjax.rules.train`, and at every recorded epoch measure the retrieval
+observables of the retrieval experiment (and, with ``feature_maps``, those of the hidden
+features) plus the convergence observables of the paper's Fig. 1: τ·‖ΔJ‖ per step
+(``tau_delta``) and ‖J − J_Hebb‖ / ‖J_Hebb‖ (``dist_hebb``).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import jax
+import numpy as np
+from pydantic import Field, model_validator
+
+from experiments import common
+from experiments.common import SweepConfig, as_list
+from hopjax import rules
+from hopjax.config import Strict
+from hopjax.sweep import Dim, Plan
+
+
+class Training(Strict):
+    tau: float | list[float] = Field(default=20.0)
+    epochs: int = Field(ge=1, le=1_000_000)
+    record: list[int] | int = Field(default=12)
+    init: Literal["hebb", "hebb_P", "zeros", "gaussian"] = "hebb"
+    steps_per_epoch: Literal["P", "N"] = "P"
+    normalize: Literal["frobenius", "none"] = "frobenius"
+    j_max: float | None = Field(default=None, gt=0)
+    batch: int = Field(default=1, ge=1, le=4096)
+    max_sweeps: int = Field(default=200, ge=1, le=100_000)
+
+    @model_validator(mode="after")
+    def _check(self):
+        if any(not t > 0 for t in as_list(self.tau)) or not as_list(self.tau):
+            raise ValueError(f"tau: must be a number > 0 or a non-empty list of them "
+                             f"(got {self.tau})")
+        if isinstance(self.record, list):
+            r = np.asarray(self.record)
+            if r.size == 0 or np.any(np.diff(r) <= 0) or r[0] < 0 or r[-1] > self.epochs:
+                raise ValueError(f"record: must be strictly increasing epochs in "
+                                 f"[0, epochs={self.epochs}] (got {self.record})")
+        elif self.record < 1:
+            raise ValueError("record: must be >= 1 (number of log-spaced records)")
+        return self
+
+    def record_epochs(self) -> np.ndarray:
+        if isinstance(self.record, list):
+            return np.asarray(self.record, np.int64)
+        return rules.log_epochs(self.epochs, self.record)
+
+
+class Config(SweepConfig):
+    experiment: Literal["daydreaming"]
+    training: Training
+
+    def n_points(self) -> int:
+        return self.grid_size() * len(as_list(self.training.tau))
+
+    def values_per_point(self) -> int:
+        R = len(self.training.record_epochs())
+        return common.values_per_point(self, R) + 2 * R
+
+    def bytes_per_point(self) -> int:
+        """Snapshots of J at every record, the training state, and the retrieval maps of all
+        snapshots relaxed as one batch."""
+        N, P = self.N, common.P_max(self)
+        R = len(self.training.record_epochs())
+        return 4 * ((R + 6) * N * N + 10 * R * self.trajectories() * N + 4 * P * N)
+
+
+def plan(cfg) -> Plan:
+    rec = cfg.training.record_epochs()
+    dims = [Dim("mode", np.array(as_list(cfg.dynamics.mode)), static=True),
+            *common.data_dims(cfg), Dim("tau", np.array(as_list(cfg.training.tau), float))]
+    variables = common.variables(cfg, ("epoch",), (len(rec),))
+    variables["tau_delta"] = (("epoch",), (len(rec),), "float32")
+    variables["dist_hebb"] = (("epoch",), (len(rec),), "float32")
+    return Plan(dims=dims, variables=variables,
+                inner_coords={"epoch": rec, "m0": np.array(cfg.m0, np.float32)},
+                make_point_fn=lambda static: _point_fn(cfg, static),
+                bytes_per_point=cfg.bytes_per_point())
+
+
+def _point_fn(cfg, static):
+    tr = cfg.training
+    rec = tr.record_epochs()
+    sample = common.data_sampler(cfg)
+    observe = common.observer(cfg, static["mode"])
+
+    def point(p):
+        k_data, k_train, k_map = jax.random.split(common.point_key(cfg, p), 3)
+        xi, mask, rf = sample(k_data, p)
+        rule = rules.daydreaming(p["tau"], init=tr.init, steps_per_epoch=tr.steps_per_epoch,
+                                 normalize=None if tr.normalize == "none" else tr.normalize,
+                                 j_max=tr.j_max, batch=tr.batch, max_sweeps=tr.max_sweeps)
+        _, record = rules.train(k_train, rule, xi, mask, epochs=tr.epochs, record=rec)
+        T = common.temperature(cfg, p)
+        # the same cues for every snapshot: the maps differ only through J
+        out = jax.vmap(lambda J: observe(k_map, J, xi, mask, rf, T))(record.J)
+        out["tau_delta"] = p["tau"] * record.info.delta_norm
+        out["dist_hebb"] = record.dist_hebb / record.hebb_norm
+        return out
+
+    return point
+
+
+def plots(ds, outdir):
+    """Convergence curves, retrieval maps along training (per α), and the final-epoch
+    retrieval maps, capacity curves and phase diagrams."""
+    import pathlib
+
+    from hopjax import plot
+
+    outdir = pathlib.Path(outdir)
+    files = plot.training_curves(ds, outdir / "training")
+    if ds.sizes["m0"] >= 2:
+        for prefix in ("", "feature_"):
+            if f"{prefix}mf_mean" in ds:
+                files += plot.retrieval_maps(ds, outdir / f"{prefix}retrieval_map_training",
+                                             var=f"{prefix}mf", curve="epoch")
+    return files + plot.plot_all(ds.isel(epoch=-1), outdir)
