@@ -33,18 +33,23 @@ def as_list(v):
 
 
 class Data(Strict):
-    kind: Literal["uncorrelated", "random_features"] = "uncorrelated"
+    kind: Literal["uncorrelated", "random_features", "mnist"] = "uncorrelated"
     alpha: list[Load] = Field(min_length=1)
     alpha_D: list[Load] | None = Field(default=None, min_length=1)
     binary_coefficients: bool = False
+    crop: int | None = Field(default=None, ge=4, le=28)  # MNIST: central crop k×k, N = k²
+    deskew: bool = True  # MNIST
+    n_test: int = Field(default=1000, ge=1, le=10_000)  # MNIST: unseen test images measured
 
     @model_validator(mode="after")
-    def _alpha_D_iff_features(self):
+    def _kind_fields(self):
         if self.kind == "random_features" and self.alpha_D is None:
             raise ValueError("alpha_D: a list of D/N > 0 is required for kind "
                              "'random_features'")
-        if self.kind == "uncorrelated" and self.alpha_D is not None:
+        if self.kind != "random_features" and self.alpha_D is not None:
             raise ValueError("alpha_D: only applies to kind 'random_features'")
+        if self.kind != "mnist" and self.crop is not None:
+            raise ValueError("crop: only applies to kind 'mnist'")
         return self
 
 
@@ -84,6 +89,11 @@ class SweepConfig(Strict):
 
     @model_validator(mode="after")
     def _fits(self):
+        if self.data.kind == "mnist":
+            k = self.data.crop or mnist_crop_default()
+            if self.N != k * k:
+                raise ValueError(f"N: must equal the MNIST crop size squared, {k}² = {k * k} "
+                                 f"(data.crop = {k}); got {self.N}")
         if self.feature_maps and self.data.kind != "random_features":
             raise ValueError("feature_maps: true needs data.kind 'random_features'")
         budget = self.memory_budget_mb * 2**20
@@ -109,8 +119,10 @@ class SweepConfig(Strict):
                 * len(as_list(self.dynamics.T)) * len(as_list(self.dynamics.mode)))
 
     def trajectories(self) -> int:
-        """Trajectories of one retrieval map (all m0, patterns, samples; features too)."""
-        return len(self.m0) * P_max(self) * self.samples * (2 if self.feature_maps else 1)
+        """Trajectories of one retrieval map (all m0, patterns, samples; features too; MNIST
+        test images)."""
+        n = len(self.m0) * P_max(self) * self.samples * (2 if self.feature_maps else 1)
+        return n + (self.data.n_test + P_max(self) if self.data.kind == "mnist" else 0)
 
 
 def P_max(cfg) -> int:
@@ -119,6 +131,36 @@ def P_max(cfg) -> int:
 
 def D_max(cfg) -> int:
     return max(1, max(patterns.count(a, cfg.N) for a in cfg.data.alpha_D))
+
+
+def mnist_crop_default() -> int:
+    from hopjax.datasets import mnist
+
+    return mnist.DEFAULT_CROP
+
+
+def mnist_constants(cfg) -> dict:
+    """Host-side MNIST arrays for a sweep: per seed a balanced training subset of the
+    largest P ((seeds, P_max, N) ±1, labels), the first ``n_test`` test images, and the class
+    prototypes of the whole training set. Read from the offline cache (hopjax.datasets)."""
+    from hopjax.datasets import mnist
+
+    d = cfg.data
+    k = d.crop or mnist.DEFAULT_CROP
+    train_img, train_lab = mnist.load("train")
+    test_img, test_lab = mnist.load("test")
+    train = mnist.preprocess(train_img, crop=k, deskew=d.deskew)
+    test = mnist.preprocess(test_img[: d.n_test], crop=k, deskew=d.deskew)
+    subsets = np.stack([mnist.balanced_subset(cfg.seed * 100_003 + s, train_lab, P_max(cfg))
+                        for s in range(cfg.seeds)])
+    return {"train": train[subsets], "train_labels": train_lab[subsets].astype(np.int32),
+            "test": test, "test_labels": test_lab[: d.n_test].astype(np.int32),
+            "prototypes": mnist.prototypes(train, train_lab)}
+
+
+def data_constants(cfg) -> dict:
+    """Arrays the point function reads (passed to the compiled call, not baked in)."""
+    return mnist_constants(cfg) if cfg.data.kind == "mnist" else {}
 
 
 def data_dims(cfg) -> list[Dim]:
@@ -141,7 +183,7 @@ def temperature(cfg, p):
 
 
 def data_sampler(cfg):
-    """f(key, p) -> (xi (P_max, N), mask (P_max,), random-features tuple or None).
+    """f(key, p, constants) -> (xi (P_max, N), mask (P_max,), random-features or None).
 
     P = round(α N) and D = round(α_D N) come from host-side tables indexed by the point's
     coordinate index, so they equal `hopjax.patterns.count` exactly."""
@@ -152,8 +194,10 @@ def data_sampler(cfg):
         Dm = D_max(cfg)
         D_of = jnp.asarray([patterns.count(a, N) for a in cfg.data.alpha_D], jnp.int32)
 
-    def sample(key, p):
+    def sample(key, p, c):
         mask = jnp.arange(Pm) < P_of[p["alpha_index"]]
+        if cfg.data.kind == "mnist":  # balanced subsets are prefix-consistent in P
+            return c["train"][p["seed"]], mask, None
         if not features:
             return patterns.random(key, Pm, N), mask, None
         rf = patterns.random_features(key, Pm, D_of[p["alpha_D_index"]], N, D_max=Dm,
@@ -164,7 +208,12 @@ def data_sampler(cfg):
 
 
 def observer(cfg, mode):
-    """f(key, J, xi, mask, rf, T) -> dict of retrieval observables (see `variables`)."""
+    """f(key, J, xi, mask, rf, T, c, p) -> dict of retrieval observables (see `variables`);
+    c: the plan's constants, p: the point's parameters.
+
+    MNIST adds generalisation observables from m0 = 1 (Serricchio et al. 2025, Fig. 4):
+    ``test_mf`` final overlap of unseen test images with themselves, ``test_proto`` and
+    ``train_proto`` final overlap with the class prototype of the image's digit."""
     m0s = jnp.asarray(cfg.m0, jnp.float32)
     kw = dict(n_samples=cfg.samples, mode=mode, max_sweeps=cfg.dynamics.max_sweeps)
 
@@ -174,12 +223,24 @@ def observer(cfg, mode):
                 "basin_size": metrics.basin_size(m0s, rm.mean),
                 "stable_fraction": metrics.stable_fraction(J, xi, mask)}
 
-    def observe(key, J, xi, mask, rf, T):
-        k_ex, k_feat = jax.random.split(key)
+    def settle(key, J, x, T):
+        return dynamics.relax(key, J, x, mode=mode, max_sweeps=cfg.dynamics.max_sweeps,
+                              T=T).sigma
+
+    def observe(key, J, xi, mask, rf, T, c, p):
+        k_ex, k_feat, k_test, k_train = jax.random.split(key, 4)
         out = one(k_ex, J, xi, mask, T)
         if cfg.feature_maps:
             feats = one(k_feat, J, rf.features, rf.feature_mask, T)
             out.update({"feature_" + k: v for k, v in feats.items()})
+        if cfg.data.kind == "mnist":
+            final = settle(k_test, J, c["test"], T)
+            proto = c["prototypes"][c["test_labels"]]
+            out["test_mf"] = jnp.mean(jnp.mean(final * c["test"], axis=-1))
+            out["test_proto"] = jnp.mean(jnp.mean(final * proto, axis=-1))
+            final = settle(k_train, J, xi, T)
+            proto = c["prototypes"][c["train_labels"][p["seed"]]]
+            out["train_proto"] = jnp.sum(jnp.mean(final * proto, axis=-1) * mask) / jnp.sum(mask)
         return out
 
     return observe
@@ -192,9 +253,11 @@ def variables(cfg, lead_dims=(), lead_shape=()):
          "stable_fraction": ()}
     if cfg.feature_maps:
         v.update({"feature_" + k: d for k, d in v.items()})
+    if cfg.data.kind == "mnist":
+        v.update(test_mf=(), test_proto=(), train_proto=())
     return {k: (tuple(lead_dims) + d, tuple(lead_shape) + (M,) * len(d), "float32")
             for k, d in v.items()}
 
 
 def values_per_point(cfg, lead: int = 1) -> int:
-    return lead * (3 * len(cfg.m0) + 2) * (2 if cfg.feature_maps else 1)
+    return lead * ((3 * len(cfg.m0) + 2) * (2 if cfg.feature_maps else 1) + 3)

@@ -30,15 +30,17 @@ class Training(Strict):
     init: Literal["hebb", "hebb_P", "zeros", "gaussian"] = "hebb"
     steps_per_epoch: Literal["P", "N"] = "P"
     normalize: Literal["frobenius", "none"] = "frobenius"
-    j_max: float | None = Field(default=None, gt=0)
+    j_max: float | list[float] | None = None
     batch: int = Field(default=1, ge=1, le=4096)
     max_sweeps: int = Field(default=200, ge=1, le=100_000)
 
     @model_validator(mode="after")
     def _check(self):
-        if any(not t > 0 for t in as_list(self.tau)) or not as_list(self.tau):
-            raise ValueError(f"tau: must be a number > 0 or a non-empty list of them "
-                             f"(got {self.tau})")
+        for name in ("tau", "j_max"):
+            v = getattr(self, name)
+            if v is not None and (not as_list(v) or any(not x > 0 for x in as_list(v))):
+                raise ValueError(f"{name}: must be a number > 0 or a non-empty list of them "
+                                 f"(got {v})")
         if isinstance(self.record, list):
             r = np.asarray(self.record)
             if r.size == 0 or np.any(np.diff(r) <= 0) or r[0] < 0 or r[-1] > self.epochs:
@@ -59,7 +61,8 @@ class Config(SweepConfig):
     training: Training
 
     def n_points(self) -> int:
-        return self.grid_size() * len(as_list(self.training.tau))
+        return (self.grid_size() * len(as_list(self.training.tau))
+                * len(as_list(self.training.j_max)))
 
     def values_per_point(self) -> int:
         R = len(self.training.record_epochs())
@@ -77,13 +80,15 @@ def plan(cfg) -> Plan:
     rec = cfg.training.record_epochs()
     dims = [Dim("mode", np.array(as_list(cfg.dynamics.mode)), static=True),
             *common.data_dims(cfg), Dim("tau", np.array(as_list(cfg.training.tau), float))]
+    if isinstance(cfg.training.j_max, list):
+        dims.append(Dim("j_max", np.array(cfg.training.j_max, float)))
     variables = common.variables(cfg, ("epoch",), (len(rec),))
     variables["tau_delta"] = (("epoch",), (len(rec),), "float32")
     variables["dist_hebb"] = (("epoch",), (len(rec),), "float32")
     return Plan(dims=dims, variables=variables,
                 inner_coords={"epoch": rec, "m0": np.array(cfg.m0, np.float32)},
                 make_point_fn=lambda static: _point_fn(cfg, static),
-                bytes_per_point=cfg.bytes_per_point())
+                bytes_per_point=cfg.bytes_per_point(), constants=common.data_constants(cfg))
 
 
 def _point_fn(cfg, static):
@@ -92,16 +97,18 @@ def _point_fn(cfg, static):
     sample = common.data_sampler(cfg)
     observe = common.observer(cfg, static["mode"])
 
-    def point(p):
+    def point(p, c):
         k_data, k_train, k_map = jax.random.split(common.point_key(cfg, p), 3)
-        xi, mask, rf = sample(k_data, p)
+        xi, mask, rf = sample(k_data, p, c)
         rule = rules.daydreaming(p["tau"], init=tr.init, steps_per_epoch=tr.steps_per_epoch,
                                  normalize=None if tr.normalize == "none" else tr.normalize,
-                                 j_max=tr.j_max, batch=tr.batch, max_sweeps=tr.max_sweeps)
-        _, record = rules.train(k_train, rule, xi, mask, epochs=tr.epochs, record=rec)
+                                 j_max=p.get("j_max", tr.j_max), batch=tr.batch,
+                                 max_sweeps=tr.max_sweeps)
+        _, record = rules.train(k_train, rule, xi, mask, epochs=tr.epochs, record=rec,
+                                hebb_normalization="P" if tr.init == "hebb_P" else "N")
         T = common.temperature(cfg, p)
         # the same cues for every snapshot: the maps differ only through J
-        out = jax.vmap(lambda J: observe(k_map, J, xi, mask, rf, T))(record.J)
+        out = jax.vmap(lambda J: observe(k_map, J, xi, mask, rf, T, c, p))(record.J)
         out["tau_delta"] = p["tau"] * record.info.delta_norm
         out["dist_hebb"] = record.dist_hebb / record.hebb_norm
         return out
@@ -118,6 +125,7 @@ def plots(ds, outdir):
 
     outdir = pathlib.Path(outdir)
     files = plot.training_curves(ds, outdir / "training")
+    files += plot.generalisation_curves(ds.isel(epoch=-1), outdir / "generalisation")
     if ds.sizes["m0"] >= 2:
         for prefix in ("", "feature_"):
             if f"{prefix}mf_mean" in ds:

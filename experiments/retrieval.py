@@ -46,7 +46,7 @@ def plan(cfg) -> Plan:
     return Plan(dims=dims, variables=common.variables(cfg),
                 inner_coords={"m0": np.array(cfg.m0, np.float32)},
                 make_point_fn=lambda static: _point_fn(cfg, static),
-                bytes_per_point=cfg.bytes_per_point())
+                bytes_per_point=cfg.bytes_per_point(), constants=common.data_constants(cfg))
 
 
 def _point_fn(cfg, static):
@@ -54,10 +54,10 @@ def _point_fn(cfg, static):
     sample = common.data_sampler(cfg)
     observe = common.observer(cfg, static["mode"])
 
-    def point(p):
+    def point(p, c):
         k_data, k_map = jax.random.split(common.point_key(cfg, p))
-        xi, mask, rf = sample(k_data, p)
-        return observe(k_map, rule(xi, mask), xi, mask, rf, common.temperature(cfg, p))
+        xi, mask, rf = sample(k_data, p, c)
+        return observe(k_map, rule(xi, mask), xi, mask, rf, common.temperature(cfg, p), c, p)
 
     return point
 

@@ -43,7 +43,9 @@ class Plan:
 
     dims: grid dimensions, static ones first. variables: name -> (inner dims, inner shape,
     dtype) of each per-point output. inner_coords: coordinates of inner dims.
-    make_point_fn(static: dict) -> f(params: dict[str, scalar array]) -> dict of arrays.
+    make_point_fn(static: dict) -> f(params: dict[str, scalar array], constants) -> dict of
+    arrays. constants: arrays every point reads (e.g. a data set), passed to the compiled
+    function as arguments (replicated on every device), not baked into it as literals.
     bytes_per_point: memory estimate of one point (working set), for chunking.
     """
 
@@ -52,7 +54,7 @@ class Plan:
     inner_coords: dict[str, np.ndarray]
     make_point_fn: Callable[[dict], Callable[[dict], dict]]
     bytes_per_point: int
-    attrs: dict = field(default_factory=dict)
+    constants: dict = field(default_factory=dict)
 
     def __post_init__(self):
         seen_traced = False
@@ -123,14 +125,19 @@ class Runner:
             raise ValueError(f"chunk_size {chunk_size} must be a multiple of the {n} devices")
         self.chunk_size = chunk_size
         self.bounds = chunk_bounds(plan, chunk_size)
-        self.sharding = NamedSharding(Mesh(np.array(self.devices), ("points",)),
-                                      PartitionSpec("points"))
+        mesh = Mesh(np.array(self.devices), ("points",))
+        self.sharding = NamedSharding(mesh, PartitionSpec("points"))
+        replicated = NamedSharding(mesh, PartitionSpec())
+        self.constants = {k: jax.make_array_from_callback(np.shape(v), replicated,
+                                                          lambda ix, v=v: np.asarray(v)[ix])
+                          for k, v in plan.constants.items()}
         self.compiled: dict[int, Callable] = {}
 
     def _fn(self, block: int):
         if block not in self.compiled:
             f = self.plan.make_point_fn(self.plan.static_of_block(block))
-            self.compiled[block] = jax.jit(jax.vmap(f), out_shardings=self.sharding)
+            self.compiled[block] = jax.jit(jax.vmap(f, in_axes=(0, None)),
+                                           out_shardings=self.sharding)
         return self.compiled[block]
 
     def run_chunk(self, i: int) -> dict[str, np.ndarray]:
@@ -140,7 +147,7 @@ class Runner:
         # its own shard of the points
         params = {k: jax.make_array_from_callback(v.shape, self.sharding, lambda ix, v=v: v[ix])
                   for k, v in params.items()}
-        out = self._fn(start // self.plan.block_size)(params)
+        out = self._fn(start // self.plan.block_size)(params, self.constants)
         out = _gather(out)
         return {k: np.asarray(v)[: stop - start] for k, v in out.items()}
 

@@ -27,10 +27,11 @@ What is here (numpy, float64, vectorised over broadcast arrays of α and T):
 - `glass_temperature(alpha)`: T_g(α) = 1 + √α, where the paramagnet becomes unstable.
 - `gaussian_averages(m, sigma, T)`: ⟨tanh⟩, ⟨tanh²⟩ and β⟨sech²⟩ over z, accurate at every T.
 
-The thermodynamic transition T_c(α) (where retrieval states become global minima of the free
-energy, α ≈ 0.051 at T = 0) is not computed here. Known limitation of the RS theory itself:
-the RS retrieval line is slightly re-entrant near α_c (AGS; removed by replica-symmetry
-breaking), so `alpha_c(T)` for small T > 0 can exceed `alpha_c(0)` by a tiny amount.
+The thermodynamic transition T_c(α) (below it retrieval states are global minima of the free
+energy; α < 0.051 at T = 0, AGS) and the instability of replica symmetry are not computed here.
+The RS retrieval line is slightly re-entrant at low T: α_c(T) rises from 0.13791 at T = 0 to
+≈ 0.13819 at T ≈ 0.023 before decreasing (an RS feature: the replica-symmetric theory is not
+exact at low T), so `retrieval_line` just above α_c(0) is nonzero (T_M(0.138) ≈ 0.042).
 
 Gaussian averages: Gauss–Hermite quadrature (`numpy.polynomial.hermite_e.hermegauss`, 128
 nodes) while the integrand is smooth on the scale of z (βσ ≤ 1, σ = √(αr)); at lower T, where
@@ -46,8 +47,8 @@ Example:
 >>> sol = theory.solve_rs(0.05, 0.0)
 >>> bool(sol.converged), round(float(sol.m), 4)
 (True, 1.0)
->>> [round(float(t), 2) for t in theory.retrieval_line([0.0, 0.05])]
-[1.0, 0.56]
+>>> [round(float(t), 3) for t in theory.retrieval_line([1e-4, 0.05])]
+[0.98, 0.542]
 """
 
 from __future__ import annotations
@@ -185,7 +186,7 @@ def _iterate(alpha, T, m, r, *, damping, tol, max_iter, stop_below=None):
             break
         a, ma, ra = alpha[active], m[active], r[active]
         M, q, C = _averages_flat(ma, np.sqrt(a * ra), T[active])
-        r_new = q / (1.0 - np.minimum(C, _C_MAX)) ** 2
+        r_new = np.maximum(q, 0.0) / (1.0 - np.minimum(C, _C_MAX)) ** 2
         res = np.maximum(np.abs(M - ma), np.abs(r_new - ra) / (1.0 + ra))
         m[active] = ma + step * (M - ma)
         r[active] = ra + step * (r_new - ra)
@@ -199,8 +200,8 @@ def _iterate(alpha, T, m, r, *, damping, tol, max_iter, stop_below=None):
 
 
 def _q_of(alpha, T, m, r):
-    _, q, _ = gaussian_averages(m, np.sqrt(alpha * r), T)
-    return q
+    _, q, _ = _averages_flat(m, np.sqrt(alpha * r), T)
+    return np.clip(q, 0.0, 1.0)
 
 
 def _prepare(alpha, T):
@@ -226,8 +227,10 @@ def solve_rs(alpha, T, *, m0=1.0, r0=1.0, damping=0.5, tol=1e-11, max_iter=20000
 
     >>> sol = solve_rs([0.05, 0.13], 0.0)
     >>> [round(float(x), 4) for x in sol.m]
-    [1.0, 0.9776]
+    [1.0, 0.9872]
     """
+    if not 0.0 <= damping < 1.0:
+        raise ValueError("damping must be in [0, 1)")
     shape, a, t = _prepare(alpha, T)
     m_init = np.broadcast_to(np.asarray(m0, dtype=np.float64), shape).ravel()
     r_init = np.broadcast_to(np.asarray(r0, dtype=np.float64), shape).ravel()
@@ -294,7 +297,8 @@ def _newton(alpha, T, m, r, *, tol=1e-12, max_steps=100, patience=8):
         det = np.where(np.abs(det) < 1e-300, 1e-300, det)
         dm = (-g1 * j22 + g2 * j12) / det
         dr = (-g2 * j11 + g1 * j21) / det
-        scale = 1.0 / np.maximum(1.0, np.maximum(np.abs(dm) / 0.1, np.abs(dr) / (0.5 * (1.0 + ra))))
+        step = np.maximum(np.abs(dm) / 0.1, np.abs(dr) / (0.5 * (1.0 + ra)))  # bounded steps
+        scale = 1.0 / np.maximum(1.0, step)
         m[active] = np.clip(ma + scale * dm, 1e-6, 1.0)
         r[active] = np.maximum(ra + scale * dr, 1e-12)
     return m, r, converged
@@ -370,7 +374,7 @@ def retrieval_line(alphas, *, m_min=0.1, ttol=1e-9, reentrance_scan=None):
     Limits: T_M → 1 as α → 0 (AGS: T_M ≈ 1 − 1.95 √α), T_M → 0 at α_c(0) ≈ 0.138.
 
     >>> [round(float(x), 3) for x in retrieval_line([0.01, 0.1])]
-    [0.816, 0.335]
+    [0.801, 0.315]
     """
     shape, a, _ = _prepare(alphas, 0.0)
     n = a.size

@@ -209,3 +209,27 @@ def test_daydreaming_sweep_traces_tau_and_improves_stability(tmp_path):
     for i in range(len(runner.bounds)):
         runner.run_chunk(i)
     assert [f._cache_size() for f in runner.compiled.values()] == [1]
+
+
+def test_mnist_data_kind_checks_N_against_crop():
+    raw = {**DD, "N": 400, "data": {"kind": "mnist", "crop": 16, "alpha": [0.1]}}
+    with pytest.raises(ConfigError, match=r"field 'N': must equal the MNIST crop size squared, 16² = 256"):
+        validate_config(raw)
+    with pytest.raises(ConfigError, match="field 'data.crop'"):
+        validate_config({**DD, "data": {"alpha": [0.1], "crop": 10}})
+
+
+def test_mnist_daydreaming_quick_config_runs(tmp_path):
+    pytest.importorskip("hopjax.datasets.mnist")
+    from hopjax.datasets import mnist
+    if not mnist.available():
+        pytest.skip("MNIST data package not installed (see requirements-data.txt)")
+    assert cli.main(["run", str(ROOT / "configs/mnist_fig4.yaml"), "--quick", "--out",
+                     str(tmp_path), "--no-progress"]) == 0
+    ds = load(tmp_path / "results.nc")
+    for v in ("test_mf", "test_proto", "train_proto"):
+        vals = ds[v].values
+        assert np.all((vals > -1) & (vals <= 1)) and np.all(np.isfinite(vals))
+    # Hebb 1/P reference: the initial couplings are Hebb itself
+    assert np.allclose(ds.dist_hebb.sel(epoch=0), 0.0)
+    assert (tmp_path / "generalisation.png").exists()
