@@ -37,6 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from hopjax import dynamics
 from hopjax._checks import check_spins, concrete
 from hopjax.dynamics import FIXED_POINT, MAX_SWEEPS, TWO_CYCLE, Relaxed
 
@@ -265,23 +266,12 @@ def _relax_flat(key, xi, s, mask, frozen, max_sweeps, a, *, F, a_int, mode):
     B, N = s.shape
 
     if mode == "sync":
-        def body(c):
-            t, s, prev, active, sweeps, status = c
+        def parallel_update(t, s):
             o = s @ xi.T
-            new = _new_spin(_drive_all(xi, o, _shift(o, mask, F), s, mask, F, a_int, a), s,
-                            frozen)
-            new = jnp.where(active[:, None], new, s)
-            changed = jnp.any(new != s, axis=-1)
-            cycle = changed & jnp.all(new == prev, axis=-1)
-            status = jnp.where(active & ~changed, FIXED_POINT, status)
-            status = jnp.where(active & cycle, TWO_CYCLE, status)
-            return t + 1, new, s, changed & ~cycle, sweeps + changed, status
+            return _new_spin(_drive_all(xi, o, _shift(o, mask, F), s, mask, F, a_int, a), s,
+                             frozen)
 
-        init = (0, s, jnp.zeros_like(s), jnp.ones((B,), bool), jnp.zeros((B,), jnp.int32),
-                jnp.full((B,), MAX_SWEEPS, jnp.int32))
-        _, s, _, _, sweeps, status = lax.while_loop(
-            lambda c: (c[0] < max_sweeps) & jnp.any(c[3]), body, init)
-        return s, sweeps, status
+        return dynamics.iterate_parallel(parallel_update, s, max_sweeps)
 
     xiT = xi.T  # (N, P): spin i's column is a contiguous row
 

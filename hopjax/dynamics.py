@@ -42,7 +42,7 @@ from hopjax._checks import check_nonneg, check_spins, check_square
 from hopjax.rules.classical import zero_diagonal
 
 __all__ = ["relax", "sweep", "Relaxed", "MODES", "FIXED_POINT", "TWO_CYCLE", "MAX_SWEEPS",
-           "STATUS_NAMES", "local_field", "tie_tolerance", "METHODS"]
+           "STATUS_NAMES", "local_field", "tie_tolerance", "METHODS", "iterate_parallel"]
 
 MODES = ("async", "sequential", "sync", "glauber")
 METHODS = ("auto", "event", "blocked", "plain")
@@ -206,6 +206,30 @@ def _async_sweep_fn(J, T, frozen, tol, method, block):
     return run
 
 
+def iterate_parallel(update, s, max_sweeps, *, stochastic=False):
+    """Synchronous dynamics driver: s ← update(t, s) on (B, N) states until each trajectory
+    reaches a fixed point or a 2-cycle (s(t+1) = s(t−1)), at most ``max_sweeps`` updates.
+    A finished trajectory is held still. With ``stochastic`` (T > 0) nothing is a cycle and
+    the loop runs to the cap. Returns (s, sweeps, status) as in `relax`."""
+    B = s.shape[0]
+    stochastic = jnp.asarray(stochastic, bool)
+
+    def body(c):
+        t, s, prev, active, sweeps, status = c
+        new = jnp.where(active[:, None], update(t, s), s)
+        changed = jnp.any(new != s, axis=-1)
+        cycle = changed & jnp.all(new == prev, axis=-1) & ~stochastic
+        status = jnp.where(active & ~changed, FIXED_POINT, status)
+        status = jnp.where(active & cycle, TWO_CYCLE, status)
+        return t + 1, new, s, changed & ~cycle, sweeps + changed, status
+
+    init = (0, s, jnp.zeros_like(s), jnp.ones((B,), bool), jnp.zeros((B,), jnp.int32),
+            jnp.full((B,), MAX_SWEEPS, jnp.int32))
+    _, s, _, _, sweeps, status = lax.while_loop(
+        lambda c: (c[0] < max_sweeps) & jnp.any(c[3]), body, init)
+    return s, sweeps, status
+
+
 def _sweep_draws(key, t, N, B, random_order, hot):
     k = jax.random.fold_in(key, t)
     ko, ku = jax.random.split(k)
@@ -273,22 +297,11 @@ def _relax_flat(key, J, s, bias, frozen, max_sweeps, T, *, mode, method, block, 
     tol = tie_tolerance(J, bias)
 
     if mode == "sync":
-        def body(c):
-            t, s, prev, active, sweeps, status = c
+        def parallel_update(t, s):
             _, u = _sweep_draws(key, t, N, B, False, hot)
-            new = _new_spin(s @ J + bias, s, u, T, frozen, tol)
-            new = jnp.where(active[:, None], new, s)
-            changed = jnp.any(new != s, axis=-1)
-            cycle = changed & jnp.all(new == prev, axis=-1) & ~hot_flag
-            status = jnp.where(active & ~changed, FIXED_POINT, status)
-            status = jnp.where(active & cycle, TWO_CYCLE, status)
-            return t + 1, new, s, changed & ~cycle, sweeps + changed, status
+            return _new_spin(s @ J + bias, s, u, T, frozen, tol)
 
-        init = (0, s, jnp.zeros_like(s), jnp.ones((B,), bool), jnp.zeros((B,), jnp.int32),
-                jnp.full((B,), MAX_SWEEPS, jnp.int32))
-        _, s, _, _, sweeps, status = lax.while_loop(
-            lambda c: (c[0] < max_sweeps) & jnp.any(c[3]), body, init)
-        return s, sweeps, status
+        return iterate_parallel(parallel_update, s, max_sweeps, stochastic=hot_flag)
 
     if method == "auto":
         method = "blocked" if hot else "event"

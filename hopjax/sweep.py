@@ -82,12 +82,17 @@ class Plan:
         return {d.name: d.values[i].item() for d, i in zip(static, combo)}
 
 
-def auto_chunk_size(plan: Plan, budget_bytes: float, n_devices: int) -> int:
-    """Largest chunk (a multiple of the device count) whose working set fits the budget."""
+def auto_chunk_size(plan: Plan, budget_bytes: float, n_devices: int,
+                    min_chunks: int = 8) -> int:
+    """Largest chunk (a multiple of the device count) whose working set fits the budget, and
+    small enough that the grid takes at least ``min_chunks`` calls where it can (so the
+    progress bar moves and an interruption loses little)."""
+    def up(n):
+        return -(-n // n_devices) * n_devices
+
     fit = int(budget_bytes // max(plan.bytes_per_point, 1))
     size = max(n_devices, fit - fit % n_devices)
-    cap = -(-plan.block_size // n_devices) * n_devices  # no point in chunks beyond one block
-    return min(size, cap)
+    return min(size, up(plan.block_size), up(-(-plan.n_points // min_chunks)))
 
 
 def chunk_bounds(plan: Plan, chunk_size: int) -> list[tuple[int, int]]:

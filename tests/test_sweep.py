@@ -145,9 +145,11 @@ def test_resume_after_sigkill_reproduces_uninterrupted_run(tmp_path):
 def test_auto_chunk_size_respects_memory_budget():
     from experiments import EXPERIMENTS
     plan = EXPERIMENTS["retrieval"].plan(_cfg())
-    assert auto_chunk_size(plan, 10 * plan.bytes_per_point, 1) == 6  # capped at a block
-    assert auto_chunk_size(plan, 3.5 * plan.bytes_per_point, 2) == 2
-    assert auto_chunk_size(plan, 0.1 * plan.bytes_per_point, 4) == 4
+    assert plan.n_points == 12 and plan.block_size == 6
+    assert auto_chunk_size(plan, 10 * plan.bytes_per_point, 1, min_chunks=1) == 6  # one block
+    assert auto_chunk_size(plan, 10 * plan.bytes_per_point, 1, min_chunks=4) == 3
+    assert auto_chunk_size(plan, 3.5 * plan.bytes_per_point, 2, min_chunks=1) == 2
+    assert auto_chunk_size(plan, 0.1 * plan.bytes_per_point, 4) == 4  # at least one per device
 
 
 def test_hebb_capacity_curve_threshold_near_0_14(tmp_path):
