@@ -32,6 +32,7 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.colors import ListedColormap, Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import NullLocator
 
 __all__ = [
     "AGS_ALPHA_C",
@@ -42,6 +43,7 @@ __all__ = [
     "retrieval_maps",
     "seed_mean_spread",
     "training_curves",
+    "generalisation_curves",
 ]
 
 AGS_ALPHA_C = 0.138  # Hebb's storage capacity (Amit, Gutfreund, Sompolinsky 1985)
@@ -206,9 +208,12 @@ def _at_m0(da, *, exact: bool):
     return da.isel({M0: i}, drop=True), m0[i]
 
 
-def _edges(c) -> np.ndarray:
-    """Cell edges around sorted centres (non-uniform grids allowed)."""
+def _edges(c, log: bool = False) -> np.ndarray:
+    """Cell edges around sorted centres (non-uniform grids allowed); with ``log``, midpoints
+    in log space (positive centres), so cells look even on a log axis."""
     c = np.asarray(c, float)
+    if log:
+        return np.exp(_edges(np.log(c)))
     if c.size == 1:
         h = 0.05 * abs(c[0]) or 0.5
         return np.array([c[0] - h, c[0] + h])
@@ -373,26 +378,41 @@ def capacity_curves(ds: xr.Dataset, stem, *, prefix: str = "") -> list[Path]:
     return _save(fig, stem)
 
 
+_Y_LABELS = {ALPHA_D: r"correlation $\alpha_D = D/N$", "T": "temperature $T$"}
+
+
 @_styled
-def phase_diagram(ds: xr.Dataset, stem, *, var: str = "stable_fraction") -> list[Path]:
-    """Heat map of a scalar ``var`` over (α, α_D), mean over seeds.
+def phase_diagram(ds: xr.Dataset, stem, *, var: str = "stable_fraction", y: str = ALPHA_D,
+                  lines=None, levels=None, xscale: str = "linear",
+                  yscale: str = "linear") -> list[Path]:
+    """Heat map of a scalar ``var`` over (α, ``y``), mean over seeds; ``y`` is α_D by
+    default, or any other numeric dim, e.g. ``"T"`` for the AGS (α, T) diagram.
 
     Variables over m0 are taken at m0 = 1 (at the largest m0 if 1 is not on the grid,
     which the colour-bar label then says). One panel per combination of the other
     dims, one shared colour scale; NaN cells are grey. Returns [] unless ``var`` has
-    both α and an α_D dim with at least 2 values. Raises KeyError if ``var`` is missing.
+    both α and a ``y`` dim with at least 2 values. Raises KeyError if ``var`` is missing.
+
+    lines: optional ``{label: (x, y)}`` curves drawn on every panel in data coordinates
+      (e.g. theory lines), with a legend. levels: optional contour levels of the plotted
+      (seed-mean) values, drawn in white on every panel (e.g. 0.5 for a stable fraction).
+    xscale, yscale: ``"linear"`` or ``"log"`` (log: cells are centred in log space; the
+      coordinates must be positive).
     """
+    for name, scale in (("xscale", xscale), ("yscale", yscale)):
+        if scale not in ("linear", "log"):
+            raise ValueError(f"{name} must be 'linear' or 'log'; got {scale!r}")
     if var not in ds:
         raise KeyError(f"dataset has no {var!r} variable")
     da = ds[var]
-    if ALPHA not in da.dims or da.sizes.get(ALPHA_D, 0) < 2:
+    if ALPHA not in da.dims or y == ALPHA or da.sizes.get(y, 0) < 2:
         return []
     label = var
     if M0 in da.dims:
         da, m0 = _at_m0(da, exact=False)
         label += f" ($m_0$ = {_fmt(m0)})"
-    m = _seed_mean_std(da)[0].sortby(ALPHA).sortby(ALPHA_D)
-    dims, facets = _facets(m, {ALPHA, ALPHA_D})
+    m = _seed_mean_std(da)[0].sortby(ALPHA).sortby(y)
+    dims, facets = _facets(m, {ALPHA, y})
     nrows, ncols = _grid_shape(dims, m.sizes, len(facets))
 
     vals = m.values
@@ -408,22 +428,39 @@ def phase_diagram(ds: xr.Dataset, stem, *, var: str = "stable_fraction") -> list
         vmin, vmax = 0.0, 1.0
     cmap = colormaps["viridis"].with_extremes(bad="0.85")
 
-    xe, ye = _edges(m[ALPHA].values), _edges(m[ALPHA_D].values)
+    xc, yc = m[ALPHA].values.astype(float), m[y].values.astype(float)
+    xe, ye = _edges(xc, xscale == "log"), _edges(yc, yscale == "log")
     fig, axes = _panels(nrows, ncols, width=3.0, height=2.6, extra_width=0.8, share=True)
     used = _hide_unused(axes, len(facets))
+    curves = list((lines or {}).items())
     for ax, (isel, title) in zip(used, facets):
-        z = m.isel(isel).transpose(ALPHA_D, ALPHA).values
+        z = m.isel(isel).transpose(y, ALPHA).values
         mesh = ax.pcolormesh(xe, ye, np.ma.masked_invalid(z), cmap=cmap, vmin=vmin, vmax=vmax,
                              shading="flat", rasterized=True)  # rasterized: small PDFs
+        if levels is not None and z.shape[0] >= 2 and z.shape[1] >= 2 and np.isfinite(z).any():
+            ax.contour(xc, yc, np.ma.masked_invalid(z), levels=np.atleast_1d(levels),
+                       colors="white", linewidths=1.0)
+        for k, (_, (lx, ly)) in enumerate(curves):
+            ax.plot(np.asarray(lx, float), np.asarray(ly, float), color=f"C{(k + 1) % 10}",
+                    ls=("-", "--", "-.", ":")[k % 4], lw=1.4)
+        ax.set_xscale(xscale)
+        ax.set_yscale(yscale)
+        ax.set_xlim(xe[0], xe[-1])  # lines beyond the grid must not stretch the axes
+        ax.set_ylim(ye[0], ye[-1])
         if title:
             ax.set_title(title)
     # Few grid values: tick the cell centres themselves, not the interpolated edges.
-    for name, axis in ((ALPHA, used[0].xaxis), (ALPHA_D, used[0].yaxis)):
-        c = m[name].values
-        if len(c) <= 6:
+    for c, axis, scale in ((m[ALPHA].values, used[0].xaxis, xscale),
+                           (m[y].values, used[0].yaxis, yscale)):
+        if len(c) <= (10 if scale == "log" else 6):  # a log axis has few labelled decades
             axis.set_ticks(c.astype(float), [_fmt(v) for v in c])
-    _label_outer(axes, len(facets), r"load $\alpha = P/N$", r"correlation $\alpha_D = D/N$")
+            axis.set_minor_locator(NullLocator())  # log axes would add their own minor ticks
+    _label_outer(axes, len(facets), r"load $\alpha = P/N$", _Y_LABELS.get(y, _sym(y)))
     fig.colorbar(mesh, ax=used, label=label)
+    if curves:
+        handles = [Line2D([], [], color=f"C{(k + 1) % 10}", ls=("-", "--", "-.", ":")[k % 4],
+                          label=str(lab)) for k, (lab, _) in enumerate(curves)]
+        fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 3))
     fig.suptitle(_figure_title(ds))
     return _save(fig, stem)
 
@@ -433,7 +470,8 @@ def plot_all(ds: xr.Dataset, outdir) -> list[Path]:
 
     ``retrieval_map`` if m0 has ≥ 2 values; ``capacity`` if α has ≥ 2 values;
     ``phase_<var>`` for stable_fraction, mf_mean and basin_size if α_D has ≥ 2 values;
-    each also with the ``feature_`` prefix when those variables are present.
+    each also with the ``feature_`` prefix when those variables are present; and
+    ``phase_T_<var>`` (the (α, T) heat map of mf_mean, stable_fraction) if T has ≥ 2 values.
     """
     outdir = Path(outdir)
     n = ds.sizes.get
@@ -447,6 +485,10 @@ def plot_all(ds: xr.Dataset, outdir) -> list[Path]:
             for v in (f"{prefix}stable_fraction", f"{prefix}mf_mean", f"{prefix}basin_size"):
                 if v in ds:
                     written += phase_diagram(ds, outdir / f"phase_{v}", var=v)
+        if n("T", 0) >= 2:
+            for v in (f"{prefix}mf_mean", f"{prefix}stable_fraction"):
+                if v in ds:
+                    written += phase_diagram(ds, outdir / f"phase_T_{v}", var=v, y="T")
     return written
 
 
@@ -482,6 +524,43 @@ def training_curves(ds: xr.Dataset, stem) -> list[Path]:
 
 
 @_styled
+def generalisation_curves(ds: xr.Dataset, stem) -> list[Path]:
+    """MNIST (Serricchio et al. 2025, Fig. 4): final overlap from m0 = 1 against α for
+    training examples (with themselves), unseen test images (with themselves) and both with
+    their class prototype; one panel per combination of the other dims. [] without them."""
+    curves = [("test_mf", "test images"), ("train_proto", "train → prototype"),
+              ("test_proto", "test → prototype")]
+    if not all(v in ds for v in ("test_mf", "train_proto", "test_proto")) or ALPHA not in ds.dims:
+        return []
+    series = []
+    at1 = _at_m0(ds["mf_mean"], exact=True) if "mf_mean" in ds else None
+    if at1 is not None:
+        series.append((at1[0], "training examples"))
+    series += [(ds[v], label) for v, label in curves]
+    first = _seed_mean_std(series[0][0])[0]
+    dims, facets = _facets(first, {ALPHA})
+    nrows, ncols = _grid_shape(dims, first.sizes, len(facets))
+    fig, axes = _panels(nrows, ncols, extra_width=1.6, share=True)
+    used = _hide_unused(axes, len(facets))
+    for ax, (isel, title) in zip(used, facets):
+        for k, (da, label) in enumerate(series):
+            m, e = _seed_mean_std(da)
+            m, e = m.sortby(ALPHA), e.sortby(ALPHA)
+            ax.errorbar(m[ALPHA].values.astype(float), m.isel(isel).values,
+                        yerr=e.isel(isel).values, marker="o", ms=3, capsize=2,
+                        elinewidth=0.8, color=f"C{k}", label=label)
+        ax.set_xscale("log")
+        if title:
+            ax.set_title(title)
+    _label_outer(axes, len(facets), r"load $\alpha = P/N$", "final overlap from $m_0 = 1$")
+    handles = [Line2D([], [], marker="o", ms=3, color=f"C{k}", label=label)
+               for k, (_, label) in enumerate(series)]
+    fig.legend(handles=handles, loc="outside right upper")
+    fig.suptitle(_figure_title(ds))
+    return _save(fig, stem)
+
+
+@_styled
 def pattern_images(patterns, shape, path, *, titles=None) -> list[Path]:
     """A row of ±1 patterns (K, N) or (N,) shown as ``shape`` images (e.g. (28, 28)).
 
@@ -502,6 +581,8 @@ def pattern_images(patterns, shape, path, *, titles=None) -> list[Path]:
         ax.imshow(img.reshape(shape), cmap="gray_r", vmin=-1, vmax=1, interpolation="nearest")
         ax.set_xticks([])
         ax.set_yticks([])
+        for spine in ax.spines.values():  # a light frame: black would read as ink at the edge
+            spine.set(color="0.7", linewidth=0.5)
         if titles is not None:
             ax.set_title(str(titles[k]))
     return _save(fig, path)

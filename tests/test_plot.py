@@ -178,3 +178,29 @@ def test_netcdf_round_trip(tmp_path):
     # Opened with plain xarray, the JSON attrs are still strings: titles still work.
     with xr.open_dataset(tmp_path / "out.nc", engine=io._engine()) as raw:
         assert plot._figure_title(raw) == "synthetic, $N$ = 200"
+
+
+def test_phase_diagram_alpha_T(tmp_path):
+    # (α, T) heat map with theory lines and a contour; the default y (α_D) is absent: [].
+    ds = make_ds(T=[0.0, 0.3, 0.6, 0.9], m0=[1.0])
+    assert plot.phase_diagram(ds, tmp_path / "none", var="mf_mean") == []
+    lines = {"$T_M$": ([0.0, 0.1, 0.14], [1.0, 0.3, 0.0]), "$T_g$": ([0.0, 0.2], [1.0, 1.45])}
+    paths = plot.phase_diagram(ds, tmp_path / "aT", var="mf_mean", y="T", lines=lines,
+                               levels=[0.5])
+    check_files(paths, ["aT"], tmp_path)
+    # plot_all adds the (α, T) diagrams when T has several values
+    stems = ["capacity", "phase_T_mf_mean", "phase_T_stable_fraction"]
+    check_files(plot.plot_all(ds, tmp_path / "all"), stems, tmp_path / "all")
+
+
+def test_phase_diagram_log_axes_and_rules(tmp_path):
+    ds = make_ds(alphas=[0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0], alpha_D=[0.01, 0.03, 0.1, 0.3],
+                 rule=True, feature=True)
+    paths = plot.phase_diagram(ds, tmp_path / "log", var="feature_mf_mean", xscale="log",
+                               yscale="log", levels=0.9)
+    check_files(paths, ["log"], tmp_path)
+    with pytest.raises(ValueError):
+        plot.phase_diagram(ds, tmp_path / "bad", xscale="symlog")
+    np.testing.assert_allclose(plot._edges([0.01, 0.1, 1.0], log=True),
+                               [10**-2.5, 10**-1.5, 10**-0.5, 10**0.5])
+    np.testing.assert_allclose(plot._edges([0.0, 1.0, 3.0]), [-0.5, 0.5, 2.0, 4.0])
