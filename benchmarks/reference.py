@@ -59,6 +59,38 @@ def sync_relax_numpy(J, sigma, max_sweeps, tol):
 
 
 # -------------------------------------------------------------------------- asynchronous
+@njit(inline="always")
+def _fields(J, s, h):
+    """h = σJ, row by row (J symmetric)."""
+    N = s.shape[0]
+    for i in range(N):
+        h[i] = 0.0
+    for i in range(N):
+        si = s[i]
+        Ji = J[i]
+        for j in range(N):
+            h[j] += si * Ji[j]
+
+
+@njit(inline="always")
+def _sweep(J, s, h, order, tol):
+    """One exact asynchronous zero-T sweep in ``order``, fields updated on flips only;
+    returns whether any spin flipped."""
+    N = s.shape[0]
+    flipped = False
+    for k in range(N):
+        i = order[k]
+        if h[i] * s[i] < -tol:
+            new = -s[i]
+            s[i] = new
+            d = np.float32(2.0) * new
+            Ji = J[i]
+            for j in range(N):
+                h[j] += d * Ji[j]
+            flipped = True
+    return flipped
+
+
 @njit(parallel=True, cache=True, fastmath=False)
 def async_relax_numba(J, sigma0, orders, tol, max_sweeps):
     """Exact asynchronous zero-temperature relaxation of each row of sigma0 (B, N) with the
@@ -71,25 +103,9 @@ def async_relax_numba(J, sigma0, orders, tol, max_sweeps):
     for b in prange(B):
         s = sigma[b]
         h = np.zeros(N, np.float32)
-        for i in range(N):  # h = σJ, row by row (J symmetric)
-            si = s[i]
-            Ji = J[i]
-            for j in range(N):
-                h[j] += si * Ji[j]
+        _fields(J, s, h)
         for t in range(max_sweeps):
-            order = orders[t]
-            flipped = False
-            for k in range(N):
-                i = order[k]
-                if h[i] * s[i] < -tol:
-                    new = -s[i]
-                    s[i] = new
-                    d = np.float32(2.0) * new
-                    Ji = J[i]
-                    for j in range(N):
-                        h[j] += d * Ji[j]
-                    flipped = True
-            if not flipped:
+            if not _sweep(J, s, h, orders[t], tol):
                 status[b] = FIXED_POINT
                 break
             sweeps[b] += 1
@@ -121,12 +137,7 @@ def _dream(J, tol, s, h, perm, state, r, max_sweeps):
     N = s.shape[0]
     for i in range(N):
         s[i] = np.float32(1.0) if (_next(state, r) >> np.uint64(63)) else np.float32(-1.0)
-        h[i] = 0.0
-    for i in range(N):
-        si = s[i]
-        Ji = J[i]
-        for j in range(N):
-            h[j] += si * Ji[j]
+    _fields(J, s, h)
     sweeps = 0
     for _ in range(max_sweeps):
         for k in range(N):
@@ -134,18 +145,7 @@ def _dream(J, tol, s, h, perm, state, r, max_sweeps):
         for k in range(N - 1, 0, -1):
             m = _below(state, r, k + 1)
             perm[k], perm[m] = perm[m], perm[k]
-        flipped = False
-        for k in range(N):
-            i = perm[k]
-            if h[i] * s[i] < -tol:
-                new = -s[i]
-                s[i] = new
-                d = np.float32(2.0) * new
-                Ji = J[i]
-                for j in range(N):
-                    h[j] += d * Ji[j]
-                flipped = True
-        if not flipped:
+        if not _sweep(J, s, h, perm, tol):
             break
         sweeps += 1
     return sweeps

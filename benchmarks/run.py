@@ -99,11 +99,15 @@ def _pair(d, key_a="hopjax", key_b="reference", digits=2):
     return f"{fmt(d.get(key_a), digits)} / {fmt(d.get(key_b), digits)}"
 
 
+def _load(r) -> str:
+    return f"{max(r['load_avg']):.1f}" if r.get("load_avg") else "–"
+
+
 def summary_line(r) -> str:
     if r.get("error"):
         return f"{r['case']:<12} {r['variant']}: ERROR\n{r['error']}"
     return (f"{r['case']:<12} {r['variant']:<46} {r['metric']:<20} hopjax {fmt(r['hopjax']):>8}"
-            f"  ref {fmt(r['reference']):>8}  ratio {fmt(r['ratio'])}"
+            f"  ref {fmt(r['reference']):>8}  ratio {fmt(r['ratio'])} (fastest {fmt(r.get('ratio_min'))})"
             f"  compile {_pair(r.get('compile_s'))} s  RSS {fmt(r.get('rss_total_mb'))} MB"
             f"  {_check(r)}")
 
@@ -123,26 +127,32 @@ def markdown(data) -> str:
         f"- jax devices: {', '.join(m['jax_devices'])}",
         "",
         "ratio = hopjax rate / reference rate (> 1: hopjax faster), medians of the timed "
-        "repeats after a warm-up; compile = trace + XLA compile (hopjax) / numba JIT or cache "
+        "repeats after a warm-up (hopjax and reference interleaved); ratio of fastest = "
+        "ratio of the fastest repeats (less sensitive to other jobs); load = 1-min load "
+        "average around the case (≥ cores: numbers are noisy); compile = trace + XLA compile (hopjax) / numba JIT or cache "
         "load (reference), excluded from the rates. Peak RSS: hopjax part / whole case "
         "process (hopjax + reference). Daydreaming draws different random numbers in hopjax and "
         "in the reference: rates only.",
         "",
-        "| case | variant | metric | hopjax | reference | ratio | compile s (hopjax / ref) "
-        "| peak RSS MB (hopjax / case) | reference implementation | check | notes |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| case | variant | metric | hopjax | reference | ratio | ratio of fastest | "
+        "compile s (hopjax / ref) | peak RSS MB (hopjax / case) | reference implementation "
+        "| check | load | notes |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in data["rows"]:
         if r.get("error"):
             err = r["error"].strip().splitlines()[-1] if r["error"].strip() else "error"
-            lines.append(f"| {r['case']} | {r['variant']} | – | – | – | – | – | – | – | "
-                         f"❌ failed | {err.replace('|', '/')} |")
+            lines.append(f"| {r['case']} | {r['variant']} | – | – | – | – | – | – | – | – | "
+                         f"❌ failed | – | {err.replace('|', '/')} |")
             continue
         lines.append(
             f"| {r['case']} | {r['variant']} | {r['metric']} | {fmt(r['hopjax'])} | "
-            f"{fmt(r['reference'])} | **{fmt(r['ratio'])}** | {_pair(r.get('compile_s'))} | "
+            f"{fmt(r['reference'])} | **{fmt(r['ratio'])}** | {fmt(r.get('ratio_min'))} | "
+            f"{_pair(r.get('compile_s'))} | "
             f"{fmt(r.get('rss_hopjax_mb'), 4)} / {fmt(r.get('rss_total_mb'), 4)} | "
-            f"{r.get('reference_name', '')} | {_check(r)} | {r.get('notes', '')} |")
+            f"{r.get('reference_name', '')} | {_check(r)} | "
+            f"{_load(r)} | "
+            f"{r.get('notes', '')} |")
     return "\n".join(lines) + "\n"
 
 
