@@ -118,7 +118,9 @@ def markdown(data) -> str:
         "# hopjax benchmarks" + (" (quick mode: tiny sizes, not representative)"
                                  if data["quick"] else ""),
         "",
-        f"- date: {data['date']}; suite wall time {data['duration_s']:.0f} s",
+        f"- date: {data['date']}; wall time of this invocation {data['duration_s']:.0f} s"
+        + (f" (--only {' '.join(data['only'])}; other rows from earlier runs)"
+           if data.get("only") else ""),
         f"- CPU: {m['cpu_model']}, {m['cpu_count']} cores ({m.get('cpus_usable')} usable), "
         f"{m.get('mem_total_gb')} GB RAM; load average at start {m['load_avg_at_start'][0]:.2f}",
         f"- jax {m['jax']} (jaxlib {m['jaxlib']}), numpy {m['numpy']} "
@@ -203,6 +205,7 @@ def main(argv=None) -> int:
         except (OSError, ValueError, KeyError):
             pass
     data = dict(date=datetime.datetime.now().isoformat(timespec="seconds"), quick=args.quick,
+                only=args.only,
                 argv=sys.argv[1:] if argv is None else list(argv),
                 duration_s=time.perf_counter() - t_start, machine=machine, rows=rows)
     with open(path_json, "w") as f:
