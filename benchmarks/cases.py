@@ -179,10 +179,9 @@ def sweep_orders(key, N, max_sweeps):
     import jax
     import jax.numpy as jnp
 
-    def order(t):
-        return jax.random.permutation(jax.random.split(jax.random.fold_in(key, t))[0], N)
-
-    return np.asarray(jax.vmap(order)(jnp.arange(max_sweeps)), np.int64)
+    from hopjax import dynamics
+    orders = jax.vmap(lambda t: dynamics.sweep_order(key, t, N))(jnp.arange(max_sweeps))
+    return np.asarray(orders, np.int64)
 
 
 def async_(N, B, alpha, m0, max_sweeps, repeats, methods, block):

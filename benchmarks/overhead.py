@@ -150,12 +150,15 @@ def daydream_step(N, alpha=0.3, tau=20.0, steps=100):
         x, s = xi[t % P], xi[(t + 1) % P]
         return J + jnp.stack([x, s]).T @ (jnp.stack([x, -s]) * c)
 
-    def perm(t, acc, J, xi):
-        return acc + jax.random.permutation(jax.random.fold_in(jax.random.key(2), t), N)[:1]
+    def perm(t, acc, J, xi):  # what a sorted order would cost (the event method needs none)
+        return acc + dynamics.sweep_order(jax.random.key(2), t, N)[:1]
+
+    def sweep_keys(t, acc, J, xi):  # what the event method draws per sweep
+        return acc + dynamics.sweep_keys(jax.random.key(2), t, N)[:1].astype(jnp.int32)
 
     def perm16(t, acc, J, xi):  # the vmapped grid draws one order per run and sweep
         keys = jax.random.split(jax.random.fold_in(jax.random.key(2), t), 16)
-        return acc + jax.vmap(lambda k: jax.random.permutation(k, N))(keys)[:, 0]
+        return acc + jax.vmap(lambda k: dynamics.sweep_order(k, t, N))(keys)[:, 0]
 
     whole = jax.jit(lambda J, xi: lax.fori_loop(
         0, steps, lambda t, st: rule.update(jax.random.fold_in(jax.random.key(1), t), st, xi)[0],
@@ -168,6 +171,7 @@ def daydream_step(N, alpha=0.3, tau=20.0, steps=100):
         "update_ms (einsum + norm)": loop(update, J0),
         "update_rank2_ms": loop(update_rank2, J0),
         "permutation_ms": loop(perm, jnp.zeros(1, jnp.int32)),
+        "sweep_keys_ms": loop(sweep_keys, jnp.zeros(1, jnp.int32)),
         "permutation_x16_ms": loop(perm16, jnp.zeros(16, jnp.int32)),
     }
     out = {k: _per_call(f, J0, xi, n=3) / steps * 1e3 for k, f in parts.items()}

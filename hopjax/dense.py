@@ -39,7 +39,7 @@ from jax import lax
 
 from hopjax import dynamics
 from hopjax._checks import check_spins, concrete
-from hopjax.dynamics import FIXED_POINT, MAX_SWEEPS, TWO_CYCLE, Relaxed
+from hopjax.dynamics import FIXED_POINT, MAX_SWEEPS, TWO_CYCLE, Relaxed, sweep_order
 
 __all__ = ["energy", "relax", "sweep", "drive", "FUNCTIONS", "MODES", "Relaxed",
            "FIXED_POINT", "TWO_CYCLE", "MAX_SWEEPS"]
@@ -113,12 +113,6 @@ def _drive_all(xi, o, m, s, mask, F, a_int, a):
 def _new_spin(d, s, frozen):
     new = jnp.where(d > 0, 1.0, jnp.where(d < 0, -1.0, s))  # zero difference keeps the spin
     return jnp.where(frozen, s, new).astype(s.dtype)
-
-
-def _order(key, t, N, random_order):
-    # the same draw as hopjax.dynamics (fold_in(key, t), first split half): identical orders
-    ko, _ = jax.random.split(jax.random.fold_in(key, t))
-    return jax.random.permutation(ko, N) if random_order else jnp.arange(N)
 
 
 def _check_patterns(xi, mask):
@@ -292,7 +286,7 @@ def _relax_flat(key, xi, s, mask, frozen, max_sweeps, a, *, F, a_int, mode):
 
     def body(c):
         t, s, active, sweeps = c
-        new = one_sweep(_order(key, t, N, mode == "async"), s)
+        new = one_sweep(sweep_order(key, t, N, mode == "async"), s)
         flipped = jnp.any(new != s, axis=-1)
         return t + 1, new, flipped, sweeps + flipped
 

@@ -20,7 +20,9 @@ the local fields h in memory from the start of `relax` and update them only on f
 * ``method="event"`` (zero temperature only) jumps straight to the next spin in the sweep's
   order whose field is against it: visiting a stable spin changes nothing, so the loop runs
   once per flip (per trajectory, in parallel over the batch), not N times per sweep. It
-  performs exactly the plain method's float operations, so the two agree bit for bit;
+  performs exactly the plain method's float operations, so the two agree bit for bit. A
+  sweep's order is given by N random 32-bit keys (`sweep_keys`); the event method follows
+  it without sorting them (a sort costs more than a whole sweep of a relaxed state);
 * ``method="blocked"`` visits the order in blocks of ``block`` spins, corrects the fields
   inside a block with its block×block sub-matrix of J and updates all fields once per block
   with a rank-``block`` product (matrix-multiply speed; also at T > 0). Its fields differ from
@@ -42,7 +44,8 @@ from hopjax._checks import check_nonneg, check_spins, check_square
 from hopjax.rules.classical import zero_diagonal
 
 __all__ = ["relax", "sweep", "Relaxed", "MODES", "FIXED_POINT", "TWO_CYCLE", "MAX_SWEEPS",
-           "STATUS_NAMES", "local_field", "tie_tolerance", "METHODS", "iterate_parallel"]
+           "STATUS_NAMES", "local_field", "tie_tolerance", "METHODS", "iterate_parallel",
+           "sweep_keys", "sweep_order"]
 
 MODES = ("async", "sequential", "sync", "glauber")
 METHODS = ("auto", "event", "blocked", "plain")
@@ -150,54 +153,62 @@ def _prepare(J, sigma, bias, frozen):
     return zero_diagonal(jnp.asarray(J, dt)), s, fz, b, batch
 
 
-def _sweep_event(J, sigma, h, order, frozen, tol):
+def _sweep_event(J, sigma, h, keys, frozen, tol):
     """One zero-temperature asynchronous sweep that loops over flips, not over spins.
 
-    Each trajectory keeps a pointer into the order; an iteration finds, for every trajectory,
-    the first position after its pointer whose spin has h_i σ_i < −tol, flips it and updates the
-    fields with J's row (exactly the plain method's operations). A trajectory with no such
-    position has finished the sweep. Returns (sigma, h).
+    The sweep visits spins in increasing (keys[i], i) order (`sweep_keys`). Each trajectory
+    keeps a pointer (key, index) into that order; an iteration finds, for every trajectory, the
+    first spin after its pointer with h_i σ_i < −tol, flips it and updates the fields with J's
+    row (exactly the plain method's operations). No sort is needed: the order is never
+    materialised. A trajectory with no such spin has finished the sweep. Returns (sigma, h).
     """
     B, N = sigma.shape
-    pos = jnp.zeros((N,), jnp.int32).at[order].set(jnp.arange(N, dtype=jnp.int32))
+    idx = jnp.arange(N, dtype=jnp.int32)
+    top = jnp.asarray(jnp.iinfo(keys.dtype).max, keys.dtype)
     rows = jnp.arange(B)
 
-    def next_flip(sigma, h, ptr):
-        against = (h * sigma < -tol) & ~frozen & (pos[None, :] > ptr[:, None])
-        q = jnp.min(jnp.where(against, pos[None, :], N), axis=1)
-        return q
+    def next_flip(sigma, h, pk, pi):
+        after = (keys[None, :] > pk[:, None]) | ((keys[None, :] == pk[:, None])
+                                                 & (idx[None, :] > pi[:, None]))
+        against = (h * sigma < -tol) & ~frozen & after
+        k = jnp.min(jnp.where(against, keys[None, :], top), axis=1)
+        i = jnp.min(jnp.where(against & (keys[None, :] == k[:, None]), idx[None, :], N), axis=1)
+        return k, i
 
     def cond(c):
-        return jnp.any(c[2] < N)
+        return jnp.any(c[3] < N)
 
     def body(c):
-        sigma, h, q = c
-        live = q < N
-        i = order[jnp.minimum(q, N - 1)]
-        new = -sigma[rows, i]
+        sigma, h, k, i = c
+        live = i < N
+        j = jnp.minimum(i, N - 1)
+        new = -sigma[rows, j]
         step = jnp.where(live, 2.0 * new, 0.0).astype(h.dtype)
-        h = h + step[:, None] * J[i]
-        sigma = sigma.at[rows, i].set(jnp.where(live, new, sigma[rows, i]))
-        return sigma, h, next_flip(sigma, h, jnp.where(live, q, N))
+        h = h + step[:, None] * J[j]
+        sigma = sigma.at[rows, j].set(jnp.where(live, new, sigma[rows, j]))
+        return (sigma, h) + next_flip(sigma, h, k, i)
 
-    sigma, h, _ = lax.while_loop(cond, body, (sigma, h, next_flip(sigma, h, jnp.full((B,), -1))))
+    start = next_flip(sigma, h, jnp.zeros((B,), keys.dtype), jnp.full((B,), -1, jnp.int32))
+    sigma, h, _, _ = lax.while_loop(cond, body, (sigma, h) + start)
     return sigma, h
 
 
 def _async_sweep_fn(J, T, frozen, tol, method, block):
-    """Returns sweep(order, u, sigma, h) -> (sigma, h) on (B, N) arrays for the method."""
+    """Returns sweep(keys, u, sigma, h) -> (sigma, h) on (B, N) arrays for the method; the
+    sweep visits spins in increasing (keys[i], i) order."""
     N = J.shape[-1]
     if method == "plain":
-        return lambda order, u, sigma, h: _sweep_plain(J, sigma, h, order, u, T, frozen, tol)
+        return lambda keys, u, sigma, h: _sweep_plain(J, sigma, h, _order(keys), u, T, frozen,
+                                                      tol)
     if method == "event":
-        return lambda order, u, sigma, h: _sweep_event(J, sigma, h, order, frozen, tol)
+        return lambda keys, u, sigma, h: _sweep_event(J, sigma, h, keys, frozen, tol)
     block = max(1, min(int(block), N))
     n_pad = -N % block
     Jp = jnp.pad(J, ((0, 1), (0, 1)))
     fp = jnp.pad(frozen, ((0, 0), (0, 1)), constant_values=True).T
 
-    def run(order, u, sigma, h):
-        order = jnp.concatenate([order, jnp.full((n_pad,), N, order.dtype)])
+    def run(keys, u, sigma, h):
+        order = jnp.concatenate([_order(keys), jnp.full((n_pad,), N, jnp.int32)])
         u = jnp.pad(u, ((0, 0), (0, n_pad))).T
         sp = jnp.pad(sigma, ((0, 0), (0, 1)), constant_values=1.0).T
         sp, hp = _sweep_blocked(Jp, sp, jnp.pad(h, ((0, 0), (0, 1))).T, order, u, T, fp, tol,
@@ -230,12 +241,30 @@ def iterate_parallel(update, s, max_sweeps, *, stochastic=False):
     return s, sweeps, status
 
 
+def sweep_keys(key, t, N, random_order=True):
+    """Visiting keys (N,) uint32 of sweep ``t`` of `relax(key, ...)`: the sweep visits spins in
+    increasing (keys[i], i) order. Random orders use N random 32-bit keys, which give a uniformly
+    random permutation (ties, with probability ~N²/2³³, are broken by index, as in
+    `jax.random.permutation`); the sequential order uses all-zero keys."""
+    if not random_order:
+        return jnp.zeros((N,), jnp.uint32)
+    return jax.random.bits(jax.random.split(jax.random.fold_in(key, t))[0], (N,), jnp.uint32)
+
+
+def _order(keys):
+    return jnp.argsort(keys, stable=True).astype(jnp.int32)
+
+
+def sweep_order(key, t, N, random_order=True):
+    """The visiting order (N,) int32 of sweep ``t`` of `relax(key, ...)` (see `sweep_keys`)."""
+    return _order(sweep_keys(key, t, N, random_order))
+
+
 def _sweep_draws(key, t, N, B, random_order, hot):
-    k = jax.random.fold_in(key, t)
-    ko, ku = jax.random.split(k)
-    order = jax.random.permutation(ko, N) if random_order else jnp.arange(N)
+    keys = sweep_keys(key, t, N, random_order)
+    ku = jax.random.split(jax.random.fold_in(key, t))[1]
     u = jax.random.uniform(ku, (B, N)) if hot else jnp.zeros((B, N), jnp.float32)
-    return order, u
+    return keys, u
 
 
 def relax(key, J, sigma, *, mode: str = "async", max_sweeps=100, bias=None, T=None,
@@ -312,8 +341,8 @@ def _relax_flat(key, J, s, bias, frozen, max_sweeps, T, *, mode, method, block, 
 
     def body(c):
         t, s, h, active, sweeps = c
-        order, u = _sweep_draws(key, t, N, B, random_order, hot)
-        new, h = run(order, u.astype(J.dtype), s, h)
+        keys, u = _sweep_draws(key, t, N, B, random_order, hot)
+        new, h = run(keys, u.astype(J.dtype), s, h)
         flipped = jnp.any(new != s, axis=-1)
         return t + 1, new, h, flipped | hot_flag, sweeps + flipped
 

@@ -97,7 +97,7 @@ def test_async_lowers_the_energy_spin_by_spin(F, a):
     for b in range(B):
         s = s0[b].astype(np.float64)
         for t in range(100):
-            order = np.asarray(jax.random.permutation(jax.random.split(jax.random.fold_in(key, t))[0], N))
+            order = np.asarray(dynamics.sweep_order(key, t, N))
             before = s.copy()
             for i in order:
                 up, down = s.copy(), s.copy()

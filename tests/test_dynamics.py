@@ -85,7 +85,7 @@ def test_async_plain_matches_a_python_spin_by_spin_loop():
     # the same visiting orders, spin by spin, in numpy
     Jn, s = np.asarray(J, np.float64), s0.copy()
     for t in range(50):
-        order = np.asarray(jax.random.permutation(jax.random.split(jax.random.fold_in(key, t))[0], N))
+        order = np.asarray(dynamics.sweep_order(key, t, N))
         before = s.copy()
         for i in order:
             h = Jn[i] @ s

@@ -156,11 +156,16 @@ def daydreaming(tau, *, init: str = "hebb", steps_per_epoch="P", normalize: str 
         x, s = xi[mu], dream.sigma
         # no real pattern: no step at all (the dream term alone would break the zero diagonal)
         scale = jnp.where(P > 0, 1.0 / (jnp.asarray(tau, J.dtype) * (N * K)), 0.0)
-        dJ = (jnp.einsum("ki,kj->ij", x, x) - jnp.einsum("ki,kj->ij", s, s)) * scale
+        # ΔJ = (XᵀX − SᵀS)·scale as one rank-2K product of ±1 matrices: its integer entries are
+        # exact, so J stays exactly symmetric with a zero diagonal
+        dJ = (jnp.concatenate([x, s]).T @ jnp.concatenate([x, -s])) * scale
         new = J + dJ
         if j_max is not None:
             new = jnp.clip(new, -j_max, j_max)
-        delta_norm = jnp.linalg.norm(new - J if j_max is not None else dJ)
+            delta_norm = jnp.linalg.norm(new - J)
+        else:  # ‖XᵀX − SᵀS‖²_F = ‖XXᵀ‖² + ‖SSᵀ‖² − 2‖XSᵀ‖², without a pass over N²
+            sq = [jnp.sum(jnp.square(a @ b.T)) for a, b in ((x, x), (s, s), (x, s))]
+            delta_norm = scale * jnp.sqrt(jnp.maximum(sq[0] + sq[1] - 2 * sq[2], 0.0))
         step = state.step + 1
         if normalize:
             due = step % (state.steps_per_epoch * norm_period) == 0
