@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 
 import numpy as np
 
@@ -91,7 +92,8 @@ def matmul(shape, repeats):
     flop = 2.0 * m * k * n
     ka, kb = jax.random.split(jax.random.key(0))
     a, b = jax.random.normal(ka, (m, k)), jax.random.normal(kb, (k, n))
-    f, t_c = _compile(jax.jit(jnp.matmul), a, b)
+    # full float32 precision, as hopjax computes (no TF32 / bfloat16 passes on accelerators)
+    f, t_c = _compile(jax.jit(partial(jnp.matmul, precision="highest")), a, b)
     fns = {"hopjax": lambda: _block(f(a, b))}
     warm = {"hopjax": timed(fns["hopjax"])[0]}
     rss_hop = peak_rss_mb()
@@ -103,7 +105,7 @@ def matmul(shape, repeats):
                  flop / t["hopjax"]["median"] / 1e9, flop / t["reference"]["median"] / 1e9,
                  reference_name="numpy.matmul (BLAS)",
                  compile_s=dict(hopjax=t_c, reference=0.0), times=_times(t),
-                 rss_hopjax_mb=rss_hop, notes="jnp.matmul (XLA) vs numpy.matmul")]
+                 rss_hopjax_mb=rss_hop, notes="jnp.matmul (XLA, precision highest) vs numpy.matmul")]
 
 
 def _times(t):
@@ -138,7 +140,8 @@ def sync(N, B, alpha, m0, max_sweeps, repeats):
 
     key, J, cues, P = _workload(N, B, alpha, m0)
     f, t_c = _compile(_relax_jit(mode="sync", max_sweeps=max_sweeps), key, J, cues)
-    mm, _ = _compile(jax.jit(jnp.matmul), cues, J)  # this process's matmul rate, same shape
+    # this process's float32 matmul rate for the same shape and precision
+    mm, _ = _compile(jax.jit(partial(jnp.matmul, precision="highest")), cues, J)
     fns = {"hopjax": lambda: _block(f(key, J, cues)), "jnp_matmul": lambda: _block(mm(cues, J))}
     warm = {name: timed(fn)[0] for name, fn in fns.items()}
     rss_hop = peak_rss_mb()

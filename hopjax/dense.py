@@ -39,6 +39,7 @@ from jax import lax
 
 from hopjax import dynamics
 from hopjax._checks import check_spins, concrete
+from hopjax._precision import matmul
 from hopjax.dynamics import FIXED_POINT, MAX_SWEEPS, TWO_CYCLE, Relaxed, sweep_order
 
 __all__ = ["energy", "relax", "sweep", "drive", "FUNCTIONS", "MODES", "Relaxed",
@@ -107,7 +108,7 @@ def _drive_all(xi, o, m, s, mask, F, a_int, a):
     f0 = _F(o, F, a_int, a)
     A = jnp.where(mask, f0 - _F(o - 2.0, F, a_int, a), 0.0)
     C = jnp.where(mask, _F(o + 2.0, F, a_int, a) - f0, 0.0)
-    return 0.5 * (A + C) @ xi + s * jnp.sum(0.5 * (A - C), axis=-1, keepdims=True)
+    return matmul(0.5 * (A + C), xi) + s * jnp.sum(0.5 * (A - C), axis=-1, keepdims=True)
 
 
 def _new_spin(d, s, frozen):
@@ -180,7 +181,7 @@ def energy(xi, sigma, *, F: str = "poly", a=3, mask=None):
 
 @partial(jax.jit, static_argnames=("F", "a_int"))
 def _energy(xi, sigma, mask, a, *, F, a_int):
-    o = sigma @ xi.T
+    o = matmul(sigma, xi.T)
     if F == "exp":
         return -jax.nn.logsumexp(jnp.where(mask, o, -jnp.inf), axis=-1)
     return -jnp.sum(jnp.where(mask, _F(o, F, a_int, a), 0.0), axis=-1)
@@ -207,7 +208,7 @@ def drive(xi, sigma, *, F: str = "poly", a=3, mask=None):
 
 @partial(jax.jit, static_argnames=("F", "a_int"))
 def _drive_flat(xi, s, mask, a, *, F, a_int):
-    o = s @ xi.T
+    o = matmul(s, xi.T)
     return _drive_all(xi, o, _shift(o, mask, F), s, mask, F, a_int, a)
 
 
@@ -261,7 +262,7 @@ def _relax_flat(key, xi, s, mask, frozen, max_sweeps, a, *, F, a_int, mode):
 
     if mode == "sync":
         def parallel_update(t, s):
-            o = s @ xi.T
+            o = matmul(s, xi.T)
             return _new_spin(_drive_all(xi, o, _shift(o, mask, F), s, mask, F, a_int, a), s,
                              frozen)
 
@@ -270,7 +271,7 @@ def _relax_flat(key, xi, s, mask, frozen, max_sweeps, a, *, F, a_int, mode):
     xiT = xi.T  # (N, P): spin i's column is a contiguous row
 
     def one_sweep(order, s):
-        o = s @ xi.T  # fresh overlaps each sweep: no drift of float sums across sweeps
+        o = matmul(s, xi.T)  # fresh overlaps each sweep: no drift of float sums across sweeps
 
         def visit(t, carry):
             s, o = carry

@@ -41,6 +41,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from hopjax._checks import check_nonneg, check_spins, check_square
+from hopjax._precision import matmul
 from hopjax.rules.classical import zero_diagonal
 
 __all__ = ["relax", "sweep", "Relaxed", "MODES", "FIXED_POINT", "TWO_CYCLE", "MAX_SWEEPS",
@@ -65,7 +66,7 @@ class Relaxed(NamedTuple):
 
 def local_field(J, sigma, bias=None):
     """h = σ J + b for states (..., N), with J's diagonal ignored."""
-    h = jnp.asarray(sigma, jnp.float32) @ zero_diagonal(J)
+    h = matmul(jnp.asarray(sigma, jnp.float32), zero_diagonal(J))
     return h if bias is None else h + bias
 
 
@@ -134,7 +135,7 @@ def _sweep_blocked(J, sigma, h, order, u, T, frozen, tol, block):
             new = _new_spin(hb[j], sb[j], ub[j], T, fb[j], tol)
             hb = hb + Jb[j][:, None] * (new - sb[j])[None, :]
             sb = sb.at[j].set(new)
-        h = h + Jrows.T @ (sb - s0)
+        h = h + matmul(Jrows.T, sb - s0)
         return sigma.at[idx].set(sb), h
 
     return lax.fori_loop(0, n_blocks, visit_block, (sigma, h))
@@ -328,7 +329,7 @@ def _relax_flat(key, J, s, bias, frozen, max_sweeps, T, *, mode, method, block, 
     if mode == "sync":
         def parallel_update(t, s):
             _, u = _sweep_draws(key, t, N, B, False, hot)
-            return _new_spin(s @ J + bias, s, u, T, frozen, tol)
+            return _new_spin(matmul(s, J) + bias, s, u, T, frozen, tol)
 
         return iterate_parallel(parallel_update, s, max_sweeps, stochastic=hot_flag)
 
@@ -347,7 +348,7 @@ def _relax_flat(key, J, s, bias, frozen, max_sweeps, T, *, mode, method, block, 
         return t + 1, new, h, flipped | hot_flag, sweeps + flipped
 
     # fields computed once, then updated on flips only (all methods alike)
-    init = (0, s, s @ J + bias, jnp.ones((B,), bool), jnp.zeros((B,), jnp.int32))
+    init = (0, s, matmul(s, J) + bias, jnp.ones((B,), bool), jnp.zeros((B,), jnp.int32))
     _, s, _, active, sweeps = lax.while_loop(
         lambda c: (c[0] < max_sweeps) & jnp.any(c[3]), body, init)
     return s, sweeps, jnp.where(active, MAX_SWEEPS, FIXED_POINT).astype(jnp.int32)

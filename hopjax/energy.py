@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
+from hopjax._precision import einsum, matmul
+
 __all__ = ["energy"]
 
 
@@ -14,7 +16,7 @@ def energy(J, sigma, bias=None):
     a constant −½ Σ J_ii; the rules of hopjax give J_ii = 0.
     """
     sigma = jnp.asarray(sigma, J.dtype)
-    e = -0.5 * jnp.einsum("...i,ij,...j->...", sigma, J, sigma)
+    e = -0.5 * einsum("...i,ij,...j->...", sigma, J, sigma)
     if bias is not None:
-        e = e - sigma @ jnp.asarray(bias, J.dtype)
+        e = e - matmul(sigma, jnp.asarray(bias, J.dtype))
     return e

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 
 from hopjax import dynamics
 from hopjax._checks import check_overlap, check_spins, check_square
+from hopjax._precision import matmul
 from hopjax.patterns import flip_to_overlap
 
 __all__ = ["overlap", "is_fixed_point", "stable_fraction", "retrieval_map", "RetrievalMap",
@@ -21,7 +22,7 @@ def overlap(sigma, xi):
     sigma: (..., N); xi: (P, N) -> (..., P), or xi: (N,) -> (...).
     """
     sigma = jnp.asarray(sigma, jnp.float32)
-    return sigma @ jnp.asarray(xi, jnp.float32).T / sigma.shape[-1]
+    return matmul(sigma, jnp.asarray(xi, jnp.float32).T) / sigma.shape[-1]
 
 
 def is_fixed_point(J, sigma, bias=None):

@@ -27,6 +27,8 @@ from typing import NamedTuple
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+
+from hopjax._precision import matmul
 from jax import lax
 
 __all__ = ["energy", "update", "retrieve", "Retrieved", "separation", "Hopfield",
@@ -39,8 +41,8 @@ def _mask_logits(z, mask):
 
 def _attend(q, k, v, beta, mask=None):
     """softmax(β q kᵀ) v: q (..., n, h), k (m, h), v (m, o) -> (..., n, o); mask (m,) keys."""
-    logits = _mask_logits(beta * (q @ k.T), mask)
-    return jax.nn.softmax(logits, axis=-1) @ v
+    logits = _mask_logits(beta * matmul(q, k.T), mask)
+    return matmul(jax.nn.softmax(logits, axis=-1), v)
 
 
 # ----------------------------------------------------------------------------- functions
@@ -66,7 +68,7 @@ def energy(X, xi, beta, mask=None):
     xi = jnp.asarray(xi, jnp.float32)
     beta = jnp.asarray(beta, jnp.float32)
     mk = jnp.ones(X.shape[:1], bool) if mask is None else jnp.asarray(mask, bool)
-    z = jnp.where(mk, xi @ X.T, -jnp.inf)
+    z = jnp.where(mk, matmul(xi, X.T), -jnp.inf)
     lse = jax.nn.logsumexp(beta * z, axis=-1) / beta
     P = jnp.sum(mk)
     M2 = jnp.max(jnp.where(mk, jnp.sum(X * X, axis=-1), 0.0))
@@ -148,7 +150,7 @@ def separation(X, mask=None):
     [4.0, 4.0, 4.0]
     """
     X = jnp.asarray(X, jnp.float32)
-    G = X @ X.T
+    G = matmul(X, X.T)
     P = X.shape[0]
     off = jnp.eye(P, dtype=bool)
     if mask is not None:
@@ -250,7 +252,7 @@ class Hopfield(eqx.Module):
         """Association matrix softmax(β Q Kᵀ) (n_q, n_k) (after the retrieval steps)."""
         Q, K, _ = self._qkv(R, Y)
         Q = self._retrieve(Q, K, mask)
-        return jax.nn.softmax(_mask_logits(self.beta * (Q @ K.T), mask), axis=-1)
+        return jax.nn.softmax(_mask_logits(self.beta * matmul(Q, K.T), mask), axis=-1)
 
     def energy(self, R, Y, *, mask=None):
         """Modern Hopfield energy (n_q,) of the projected queries w.r.t. the projected keys."""
@@ -343,7 +345,7 @@ class HopfieldLayer(eqx.Module):
         return _attend(_apply(self.W_q, R), self.memories, self.values, self.beta)
 
     def attention(self, R):
-        return jax.nn.softmax(self.beta * (_apply(self.W_q, R) @ self.memories.T), axis=-1)
+        return jax.nn.softmax(self.beta * matmul(_apply(self.W_q, R), self.memories.T), axis=-1)
 
     def energy(self, R):
         """Energies (n_q,) of the projected inputs w.r.t. the learned stored patterns."""

@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from hopjax._checks import check_count, check_overlap, check_spins
+from hopjax._precision import matmul
 
 __all__ = [
     "random",
@@ -101,7 +102,7 @@ def random_features(key, P: int, D, N: int, *, D_max: int | None = None, binary:
     coeffs = _rowwise(kc, P, lambda kr: _rowwise(kr, D_max, coefficient))
     fmask = jnp.arange(D_max) < D
     coeffs = jnp.where(fmask, coeffs, 0.0)
-    field = coeffs @ features.astype(jnp.float32)
+    field = matmul(coeffs, features.astype(jnp.float32))
     examples = jnp.where(field >= 0, 1, -1).astype(dtype)
     return RandomFeatures(examples, features, coeffs, fmask)
 

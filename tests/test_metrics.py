@@ -72,7 +72,7 @@ def test_retrieval_map_and_basin_size():
     mean = np.asarray(rm.mean)
     # low load: wide basin; negative m0 fall into the ghost -ξ
     assert np.all(mean[m0s >= 0.35] == 1.0) and np.all(mean[m0s <= -0.35] == -1.0)
-    assert 0.0 < mean[5] < 0.5  # m0 = 0: no retrieval
+    assert abs(mean[5]) < 0.5  # m0 = 0: no retrieval (by symmetry ±ξ equally likely)
     assert float(metrics.basin_size(m0s, rm.mean)) == pytest.approx((1 - m0s[mean >= 0.95].min()) / 2)
     assert float(metrics.basin_size(m0s, rm.mean)) >= 0.3
     assert bool(jnp.isnan(metrics.basin_size(m0s, jnp.zeros(11))))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from hopjax._checks import check_spins
+from hopjax._precision import einsum
 
 __all__ = ["hebb", "hebb_add", "pseudo_inverse", "zero_diagonal"]
 
@@ -50,7 +51,7 @@ def hebb(xi, mask=None, *, normalization: str = "N"):
         scale = 1.0 / jnp.maximum(P, 1.0)[..., None, None]
     else:
         raise ValueError(f"normalization must be 'N' or 'P'; got {normalization!r}")
-    return zero_diagonal(jnp.einsum("...pi,...pj->...ij", xi, xi) * scale)
+    return zero_diagonal(einsum("...pi,...pj->...ij", xi, xi) * scale)
 
 
 def hebb_add(J, xi, weight=1.0):
@@ -74,9 +75,9 @@ def pseudo_inverse(xi, mask=None, *, rcond: float = 1e-5):
     """
     xi, _ = _masked(xi, mask)
     N = xi.shape[-1]
-    C = jnp.einsum("...pi,...qi->...pq", xi, xi) / N
+    C = einsum("...pi,...qi->...pq", xi, xi) / N
     w, V = jnp.linalg.eigh(C)
     keep = w > rcond * jnp.max(w, axis=-1, keepdims=True)
     winv = jnp.where(keep, 1.0 / jnp.where(keep, w, 1.0), 0.0)
-    A = jnp.einsum("...pk,...k,...qk->...pq", V, winv, V)
-    return zero_diagonal(jnp.einsum("...pi,...pq,...qj->...ij", xi, A, xi) / N)
+    A = einsum("...pk,...k,...qk->...pq", V, winv, V)
+    return zero_diagonal(einsum("...pi,...pq,...qj->...ij", xi, A, xi) / N)

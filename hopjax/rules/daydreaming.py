@@ -16,6 +16,7 @@ from jax import lax
 
 from hopjax import dynamics
 from hopjax._checks import concrete
+from hopjax._precision import matmul
 from hopjax.rules.classical import hebb, zero_diagonal
 
 __all__ = ["daydreaming", "Daydreaming", "DaydreamingState", "DaydreamingInfo", "INITS"]
@@ -158,13 +159,13 @@ def daydreaming(tau, *, init: str = "hebb", steps_per_epoch="P", normalize: str 
         scale = jnp.where(P > 0, 1.0 / (jnp.asarray(tau, J.dtype) * (N * K)), 0.0)
         # ΔJ = (XᵀX − SᵀS)·scale as one rank-2K product of ±1 matrices: its integer entries are
         # exact, so J stays exactly symmetric with a zero diagonal
-        dJ = (jnp.concatenate([x, s]).T @ jnp.concatenate([x, -s])) * scale
+        dJ = matmul(jnp.concatenate([x, s]).T, jnp.concatenate([x, -s])) * scale
         new = J + dJ
         if j_max is not None:
             new = jnp.clip(new, -j_max, j_max)
             delta_norm = jnp.linalg.norm(new - J)
         else:  # ‖XᵀX − SᵀS‖²_F = ‖XXᵀ‖² + ‖SSᵀ‖² − 2‖XSᵀ‖², without a pass over N²
-            sq = [jnp.sum(jnp.square(a @ b.T)) for a, b in ((x, x), (s, s), (x, s))]
+            sq = [jnp.sum(jnp.square(matmul(a, b.T))) for a, b in ((x, x), (s, s), (x, s))]
             delta_norm = scale * jnp.sqrt(jnp.maximum(sq[0] + sq[1] - 2 * sq[2], 0.0))
         step = state.step + 1
         if normalize:

@@ -14,6 +14,7 @@ from jax import lax
 
 from hopjax import dynamics
 from hopjax._checks import check_nonneg
+from hopjax._precision import einsum
 from hopjax.rules.classical import _masked, hebb, zero_diagonal
 from hopjax.rules.training import step_keys
 
@@ -54,10 +55,10 @@ def dreaming_kernel(xi, t, mask=None):
     xi, _ = _masked(xi, mask)
     P, N = xi.shape[-2:]
     t = jnp.asarray(t, xi.dtype)[..., None, None]
-    C = jnp.einsum("...pi,...qi->...pq", xi, xi) / N
+    C = einsum("...pi,...qi->...pq", xi, xi) / N
     L = jnp.linalg.cholesky(jnp.eye(P, dtype=xi.dtype) + t * C)
     Y = jax.scipy.linalg.solve_triangular(L, xi, lower=True)
-    return zero_diagonal(jnp.einsum("...pi,...pj->...ij", Y, Y) * ((1.0 + t) / N))
+    return zero_diagonal(einsum("...pi,...pj->...ij", Y, Y) * ((1.0 + t) / N))
 
 
 class UnlearningState(NamedTuple):
