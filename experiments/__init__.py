@@ -5,7 +5,9 @@ A module provides ``Config`` (pydantic model; its ``experiment`` field names the
 """
 
 from experiments import capacity, daydreaming, retrieval
+from experiments import prototypes
 
-EXPERIMENTS = {"retrieval": retrieval, "capacity": capacity, "daydreaming": daydreaming}
+EXPERIMENTS = {"retrieval": retrieval, "capacity": capacity, "daydreaming": daydreaming,
+               "prototypes": prototypes}
 
 __all__ = ["EXPERIMENTS"]
