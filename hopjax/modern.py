@@ -181,7 +181,8 @@ def _linear(key, n_in, n_out, project):
 
 
 def _apply(lin, x):
-    return x if lin is None else jax.vmap(lin)(x)
+    # x (..., n_in) @ Wᵀ at full precision (eqx.nn.Linear's own product would use TF32 on GPUs)
+    return x if lin is None else matmul(x, lin.weight.T)
 
 
 class Hopfield(eqx.Module):

@@ -30,10 +30,15 @@ def _cfg(**over):
     return validate_config(raw)
 
 
-def _same_data(a, b):
+def _same_data(a, b, rtol=0.0):
+    """Identical results; with rtol > 0 (CPU against an accelerator) float reductions such as
+    means may differ in the last bits, everything else must still be equal."""
     assert set(a.data_vars) == set(b.data_vars)
     for v in a.data_vars:
-        np.testing.assert_array_equal(a[v].values, b[v].values, err_msg=v)
+        if rtol and a[v].dtype.kind == "f":
+            np.testing.assert_allclose(a[v].values, b[v].values, rtol=rtol, atol=1e-7, err_msg=v)
+        else:
+            np.testing.assert_array_equal(a[v].values, b[v].values, err_msg=v)
     for c in a.coords:
         np.testing.assert_array_equal(a[c].values, b[c].values)
 
@@ -116,7 +121,10 @@ def test_results_identical_on_four_forced_cpu_devices(tmp_path):
     one, _ = run(_cfg(), tmp_path / "one", plots=False, progress=False, chunk_size=3)
     four = load(tmp_path / "four" / "results.nc")
     assert len(four.attrs["devices"]) == 4
-    _same_data(four, load(one))
+    # on a GPU machine `one` ran on the GPU: the trajectories are identical (full-precision
+    # fields, tie tolerance), summary means may differ by an ulp
+    import jax
+    _same_data(four, load(one), rtol=0.0 if jax.default_backend() == "cpu" else 1e-6)
 
 
 def test_resume_after_sigkill_reproduces_uninterrupted_run(tmp_path):
