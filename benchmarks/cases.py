@@ -46,6 +46,8 @@ def units(quick: bool) -> dict[str, list[dict]]:
         "sync": [dict(fn="sync", **relax)],
         "async": [dict(fn="async_", methods=["event", "blocked"], block=16, **relax)],
         "daydreaming": [dict(fn="daydreaming", **u) for u in dd],
+        "modern": [dict(fn="modern", P=256 if quick else 4096, d=64 if quick else 512,
+                        B=64 if quick else 1024, repeats=rep)],
         "quickstart": [dict(fn="quickstart", config="configs/quickstart.yaml", quick=quick)],
     }
     if quick:  # one process per case: start-up and import time dominate at these sizes
@@ -300,6 +302,72 @@ def daydreaming(N, variant, K, R, steps, repeats, alpha, tau, max_sweeps, budget
                  notes=f"{steps} steps (= {steps / P:.2g} P) from Hebb timed; rates only "
                        f"(different random numbers); sweeps/dream {sweeps_hop:.1f} vs "
                        f"{sweeps_ref:.1f}")]
+
+
+# ------------------------------------------------------------------------------- modern
+def _modern_update_numpy(X, Q, beta):
+    """Reference: Xᵀ softmax(β X ξ) for a batch of queries Q (B, d), numpy (BLAS) float32."""
+    z = beta * (Q @ X.T)
+    z -= z.max(axis=-1, keepdims=True)
+    w = np.exp(z)
+    w /= w.sum(axis=-1, keepdims=True)
+    return w @ X
+
+
+def modern(P, d, B, repeats):
+    """Modern Hopfield update (Ramsauer et al. 2020) of B queries against P stored patterns
+    of dimension d: two matrix products (B×d)·(d×P) and (B×P)·(P×d) around a softmax."""
+    import jax
+    import jax.numpy as jnp
+    from hopjax import modern as M
+
+    kx, kq = jax.random.split(jax.random.key(0))
+    X = jax.random.normal(kx, (P, d))
+    Q = X[jnp.arange(B) % P]
+    Q = Q + 0.5 * jax.random.normal(kq, Q.shape)  # noisy copies of stored patterns
+    beta = jnp.float32(1.0 / np.sqrt(d))  # the paper's default β = 1/√d
+    flop = 4.0 * B * d * P  # the two products; the softmax (B·P exponentials) is not counted
+    hop, t_c = _compile(M.update, X, Q, beta)
+
+    def plain(X, Q, beta):  # the same products and softmax written directly in jnp
+        w = jax.nn.softmax(beta * jnp.matmul(Q, X.T, precision="highest"), axis=-1)
+        return jnp.matmul(w, X, precision="highest")
+
+    def products(X, Q, W):  # the two products alone: the rate the update is bounded by
+        return (jnp.matmul(Q, X.T, precision="highest"), jnp.matmul(W, X, precision="highest"))
+
+    W = jax.nn.softmax(Q @ X.T, axis=-1)
+    pl, t_p = _compile(jax.jit(plain), X, Q, beta)
+    mm, _ = _compile(jax.jit(products), X, Q, W)
+    fns = {"hopjax": lambda: _block(hop(X, Q, beta)), "plain": lambda: _block(pl(X, Q, beta)),
+           "matmul": lambda: _block(mm(X, Q, W))}
+    warm = {name: timed(fn)[0] for name, fn in fns.items()}
+    rss_hop = peak_rss_mb()
+    Xn, Qn, bn = np.array(X), np.array(Q), np.float32(beta)
+    fns["reference"] = lambda: _modern_update_numpy(Xn, Qn, bn)
+    warm["reference"] = timed(fns["reference"])[0]
+    t = measure(fns, repeats=repeats, warm_s=warm)
+    out = np.asarray(t["hopjax"]["value"])
+    err = max(float(np.max(np.abs(out - np.asarray(t["plain"]["value"])))),
+              float(np.max(np.abs(out - t["reference"]["value"]))))
+    if not err <= 1e-4 * max(1.0, float(np.max(np.abs(out)))):
+        raise AssertionError(f"modern.update differs from the plain implementations by {err:g}")
+    rate = {k: flop / r["median"] / 1e9 for k, r in t.items()}
+    frac = rate["hopjax"] / rate["matmul"]
+    extra = dict(gflop=flop / 1e9, matmul_gflops=rate["matmul"], fraction_of_matmul=frac,
+                 plain_fraction_of_matmul=rate["plain"] / rate["matmul"], max_abs_diff=err)
+    note = (f"hopjax at {frac:.0%} of the rate of the two jnp products alone "
+            f"({rate['matmul']:.0f} GFLOP/s); softmax not counted; outputs agree to {err:.1g}")
+    variant = f"P={P}, d={d}, B={B} queries"
+    rows = []
+    for ref, name, t_ref in (("plain", "plain jnp: softmax(β Q Xᵀ) X, same products (jit)", t_p),
+                             ("reference", "numpy: softmax(β Q Xᵀ) X (BLAS)", 0.0)):
+        times = dict(hopjax=t["hopjax"]["times"], reference=t[ref]["times"])
+        rows.append(_row("modern", f"update vs {ref if ref == 'plain' else 'numpy'}: {variant}",
+                         "GFLOP/s", rate["hopjax"], rate[ref], reference_name=name,
+                         compile_s=dict(hopjax=t_c, reference=t_ref), times=times,
+                         rss_hopjax_mb=rss_hop, extra=extra, notes=note))
+    return rows
 
 
 # ---------------------------------------------------------------------------- quickstart

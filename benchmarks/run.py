@@ -24,7 +24,7 @@ import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-CASES = ("matmul", "sync", "async", "daydreaming", "quickstart")
+CASES = ("matmul", "sync", "async", "daydreaming", "modern", "quickstart")
 
 
 # --------------------------------------------------------------------------------- child

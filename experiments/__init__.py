@@ -6,8 +6,10 @@ A module provides ``Config`` (pydantic model; its ``experiment`` field names the
 
 from experiments import capacity, daydreaming, retrieval
 from experiments import prototypes
+from experiments import dense
 
 EXPERIMENTS = {"retrieval": retrieval, "capacity": capacity, "daydreaming": daydreaming,
                "prototypes": prototypes}
+EXPERIMENTS["dense"] = dense  # dense associative memories (Krotov–Hopfield, Demircigil)
 
 __all__ = ["EXPERIMENTS"]

@@ -586,3 +586,96 @@ def pattern_images(patterns, shape, path, *, titles=None) -> list[Path]:
         if titles is not None:
             ax.set_title(str(titles[k]))
     return _save(fig, path)
+
+
+# -------------------------------------------------------------------- dense memories
+
+
+@_styled
+def dense_capacity_curves(ds: xr.Dataset, stem, *, var: str = "retrieved", m0: float = 1.0,
+                          threshold: float | None = 0.95) -> list[Path]:
+    """Dense memories (``dense`` experiment): ``var`` (at ``m0`` if it runs over m0) against
+    the number of stored patterns P on a log axis, one panel per memory, one line per N
+    (mean over seeds, error bars the std; unmeasured (memory, N) blocks skipped). A dotted
+    line marks ``threshold`` (the capacity criterion). Returns [] without ``var`` or ``P``."""
+    from matplotlib.ticker import NullFormatter
+
+    if var not in ds or "P" not in ds or "memory" not in ds.dims:
+        return []
+    da = ds[var]
+    if M0 in da.dims:
+        da = da.sel({M0: m0}, method="nearest")
+    m, e = _seed_mean_std(da)
+    P = ds["P"].isel({SEED: 0}) if SEED in ds["P"].dims else ds["P"]
+    mems = ds["memory"].values
+    nrows, ncols = _grid_shape([], {}, len(mems))
+    fig, axes = _panels(nrows, ncols, extra_width=0.3)
+    used = _hide_unused(axes, len(mems))
+    for ax, mem in zip(used, mems):
+        Ns = [N for N in ds["N"].values if np.isfinite(P.sel(memory=mem, N=N).values).all()]
+        colours = _alpha_colours(np.log(np.asarray(Ns, float)) if Ns else None)[1]
+        for N, c in zip(Ns, colours):
+            x = P.sel(memory=mem, N=N).values.astype(float)
+            order = np.argsort(x)
+            ax.errorbar(x[order], m.sel(memory=mem, N=N).values[order],
+                        yerr=e.sel(memory=mem, N=N).values[order], marker="o", ms=3, capsize=2,
+                        elinewidth=0.8, color=c, label=f"$N$ = {N}")
+        if threshold is not None:
+            ax.axhline(threshold, ls=":", lw=1.0, color="0.3", zorder=0)
+        ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())  # short ranges: labels would collide
+        low = (m - e).values  # fractions: from 0, or zoomed in when all stay near 1
+        lo = float(np.nanmin(low)) if np.isfinite(low).any() else 0.0
+        lo = max(0.0, lo - 0.05 * (1.0 - lo))
+        ax.set_ylim(lo - 0.03 * (1.0 - lo), 1.0 + 0.03 * (1.0 - lo))
+        ax.set_title(_fmt(mem))
+        ax.set_xlabel("stored patterns $P$")
+        ax.legend(loc="lower left")
+    for ax in used[::ncols]:
+        ax.set_ylabel(f"{var.replace('_', ' ')}" + (f" ($m_0$ = {_fmt(m0)})" if M0 in ds[var].dims else ""))
+    fig.suptitle(_figure_title(ds))
+    return _save(fig, stem)
+
+
+@_styled
+def capacity_scaling(pc: xr.DataArray, fits: dict, stem, *, title: str = "") -> list[Path]:
+    """Capacity P_c against N (dims ``memory``, ``N``; NaN = not measured): polynomial
+    memories on log-log axes with their fitted power laws (legend: slope, Krotov & Hopfield
+    2016 predict a − 1), the exponential memory (label ``exp``) on log-linear axes with its
+    fitted 2^(slope·N). ``fits``: label -> (slope, intercept) as from
+    `experiments.dense.scaling_fits`. Returns [] when nothing was measured."""
+    from matplotlib.ticker import NullFormatter
+
+    mems = [str(v) for v in pc["memory"].values]
+    groups = [g for g in ([x for x in mems if x != "exp"], [x for x in mems if x == "exp"]) if g]
+    if not np.isfinite(pc.values).any():
+        return []
+    N = pc["N"].values.astype(float)
+    fig, axes = _panels(1, len(groups), extra_width=2.2)
+    for ax, group in zip(axes[0], groups):
+        for k, label in enumerate(group):
+            y = pc.sel(memory=label).values
+            ok = np.isfinite(y)
+            if not ok.any():
+                continue
+            colour = f"C{mems.index(label) % 10}"
+            slope, icept = fits.get(label, (np.nan, np.nan))
+            x = np.linspace(N[ok].min(), N[ok].max(), 50)
+            if label == "exp":
+                fit, text = 2.0 ** (icept + slope * x), f"{_fmt(label)}: $P_c$ ∝ 2^({slope:.2f} N)"
+            else:
+                fit, text = np.exp(icept) * x**slope, f"{_fmt(label)}: slope {slope:.2f}"
+            ax.plot(N[ok], y[ok], "o", ms=4, color=colour, label=text)
+            if np.isfinite(slope):
+                ax.plot(x, fit, "-", lw=1.0, color=colour)
+        ax.set_yscale("log")
+        if group[0] != "exp":
+            ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("$N$")
+        ax.set_ylabel("capacity $P_c$")
+    handles = [h for ax in axes[0] for h in ax.get_legend_handles_labels()[0]]
+    if handles:  # outside: the fitted lines cross the whole panel
+        fig.legend(handles=handles, loc="outside right upper")
+    fig.suptitle("dense memories: capacity against $N$" + (f" ({title})" if title else ""))
+    return _save(fig, stem)

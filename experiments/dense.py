@@ -1,0 +1,343 @@
+"""Capacity of dense associative memories against N: polynomial, rectified and exponential.
+
+Krotov & Hopfield, "Dense associative memory for pattern recognition" (NeurIPS 2016):
+F(x) = x^a (or rectified) stores P_max ∝ N^(a−1) patterns; a = 2 is Hebb (α_c ≈ 0.138).
+Demircigil, Heusel, Löwe, Upgang, Vermet, J. Stat. Phys. 168 (2017): F(x) = e^x stores a
+number of patterns exponential in N (every pattern a fixed point for P < 2^(N/2)).
+
+Grid: static dims ``memory`` (one compiled function per memory: F and a set the kernel) and
+``N`` (shapes depend on N); traced dims ``seed`` and ``load``; inner dim ``m0``. Each memory
+has its own list of N (the union is the ``N`` dim; other (memory, N) blocks are NaN and cost
+nothing). The load is normalised per memory so that one grid serves all of them
+(`load_scale`): P = round(load · scale(F, a, N)). Per block the patterns are drawn at the
+block's largest P from the point's seed (rows prefix-consistent) and masked down to P, so all
+loads of a block share one compiled function and a padded point equals an unpadded one.
+
+Per point, on the first ``probes`` stored patterns: ``stable_fraction`` (patterns that are
+fixed points, one energy-difference evaluation), ``bit_stability`` (pattern spins aligned
+with their drive), and the retrieval map from cues at overlap m0 (``mf_mean``, ``mf_std``,
+``retrieved`` = fraction of cues that end exactly on their pattern, ``fixed_point`` =
+fraction that converged) plus ``basin_size``; ``P`` records the number stored.
+`capacity` reads P_c per (memory, N) from the curves and `scaling_fits` fits its growth.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from pydantic import Field, model_validator
+
+from hopjax import dense, metrics, patterns
+from hopjax.config import Load, Overlap, Strict
+from hopjax.sweep import Dim, Plan
+
+CAPACITY_THRESHOLD = 0.95  # P_c: largest P with this fraction of patterns retrieved
+
+
+def double_factorial(n: int) -> int:
+    return math.prod(range(n, 0, -2)) if n > 0 else 1
+
+
+class Memory(Strict):
+    """One dense memory: F and (for polynomials) the power a, and the N values to measure."""
+
+    F: Literal["poly", "rectified", "exp"]
+    a: int | None = Field(default=None, ge=2, le=8)
+    N: list[int] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.F != "exp" and self.a is None:
+            raise ValueError(f"a: F '{self.F}' needs an integer power a >= 2")
+        if self.F == "exp" and self.a is not None:
+            raise ValueError("a: F 'exp' takes no power a (leave it out)")
+        if any(not 8 <= n <= 4096 for n in self.N) or len(set(self.N)) != len(self.N):
+            raise ValueError(f"N: must be distinct integers in [8, 4096] (got {self.N})")
+        return self
+
+    @property
+    def label(self) -> str:
+        return "exp" if self.F == "exp" else f"{self.F} a={self.a}"
+
+    def scale(self, N: int) -> float:
+        """Patterns per unit load at N (see `load_scale`)."""
+        return load_scale(self.F, self.a, N)
+
+
+def load_scale(F: str, a: int | None, N: int) -> float:
+    """P per unit load: P = round(load · scale), chosen so that capacities fall at similar
+    loads for every memory.
+
+    poly: N^(a−1) / (2a−3)!!. From a pattern, spin i's energy difference is a signal
+    ≈ 2a N^(a−1) plus, from each other pattern, ≈ 2a ξ r^(a−1) with r ~ N(0, N), of variance
+    4a² (2a−3)!! N^(a−1); so the signal-to-noise ratio is 1/√load to leading order in N
+    (Krotov & Hopfield 2016), and load = α = P/N for a = 2.
+    rectified: twice that (the rectifier removes the noise of patterns with r < 0: half).
+    exp: 2^N / N. A pattern stops being a fixed point once another one lies within a spin
+    flip or so of it (the nearest pattern's term e^(ξ·σ) rivals its own), and P N / 2^N is
+    about the number of such neighbours, so a fixed fraction of patterns stays stable at a
+    fixed load; capacity 2^N/N, exponential in N. (Demircigil et al. 2017 bound the load at
+    which *all* P patterns are fixed points, P < 2^(N/2): pairs of patterns, a birthday
+    problem; that is not the per-pattern fraction measured here.)
+    """
+    if F == "exp":
+        return 2.0 ** N / N
+    s = N ** (a - 1) / double_factorial(2 * a - 3)
+    return 2.0 * s if F == "rectified" else float(s)
+
+
+def pattern_count(load: float, scale: float) -> int:
+    return max(1, int(round(load * scale)))
+
+
+class Dynamics(Strict):
+    mode: Literal["async", "sequential", "sync"] = "async"
+    max_sweeps: int = Field(default=50, ge=1, le=10_000)
+
+
+class Config(Strict):
+    experiment: Literal["dense"]
+    name: str = Field(min_length=1)
+    seed: int = Field(default=0, ge=0)
+    seeds: int = Field(default=1, ge=1, le=10_000)
+    memories: list[Memory] = Field(min_length=1)
+    load: list[Load] = Field(min_length=1)
+    m0: list[Overlap] = Field(default=[1.0, 0.8], min_length=1)
+    probes: int = Field(default=64, ge=1, le=4096)
+    dynamics: Dynamics = Dynamics()
+    memory_budget_mb: float = Field(default=1024.0, gt=0)
+    chunk_size: int | None = Field(default=None, ge=1)
+    quick: dict | None = None
+
+    @model_validator(mode="after")
+    def _fits(self):
+        labels = [m.label for m in self.memories]
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"memories: each (F, a) may appear once (got {labels})")
+        budget = self.memory_budget_mb * 2**20
+        need = self.bytes_per_point()
+        if need > budget:
+            m, N = max(((m, N) for m in self.memories for N in m.N),
+                       key=lambda b: _bytes(self, *b))
+            raise ValueError(
+                f"memory_budget_mb: grid too big for memory: one point of {m.label} at N={N} "
+                f"stores P={P_max(m, N, self.load)} patterns and needs {need / 2**20:.0f} MB but "
+                f"memory_budget_mb is {self.memory_budget_mb:g}; lower load or N, or raise "
+                "memory_budget_mb")
+        return self
+
+    def N_values(self) -> list[int]:
+        return sorted({n for m in self.memories for n in m.N})
+
+    def n_points(self) -> int:
+        return len(self.memories) * len(self.N_values()) * self.seeds * len(self.load)
+
+    def bytes_per_point(self) -> int:
+        """Largest working set over the blocks (the engine chunks with one estimate)."""
+        return max(_bytes(self, m, N) for m in self.memories for N in m.N)
+
+
+def P_max(memory: Memory, N: int, loads) -> int:
+    return max(pattern_count(x, memory.scale(N)) for x in loads)
+
+
+def _bytes(cfg, memory, N) -> int:
+    """Patterns (and their random draws), and per trajectory of the relaxation a few (P,)
+    rows (overlaps, shifted overlaps, F of both, the masked difference) and its states."""
+    P = P_max(memory, N, cfg.load)
+    B = len(cfg.m0) * min(cfg.probes, P)
+    return 4 * (3 * P * N + 8 * B * P + 6 * B * N)
+
+
+# ----------------------------------------------------------------------------- sweep plan
+VARIABLES = {"P": (), "stable_fraction": (), "bit_stability": (), "basin_size": (),
+             "mf_mean": ("m0",), "mf_std": ("m0",), "retrieved": ("m0",), "fixed_point": ("m0",)}
+
+
+def plan(cfg) -> Plan:
+    M = len(cfg.m0)
+    dims = [Dim("memory", np.array([m.label for m in cfg.memories]), static=True),
+            Dim("N", np.array(cfg.N_values()), static=True),
+            Dim("seed", np.arange(cfg.seeds)), Dim("load", np.array(cfg.load, float))]
+    variables = {k: (d, (M,) * len(d), "float32") for k, d in VARIABLES.items()}
+    return Plan(dims=dims, variables=variables,
+                inner_coords={"m0": np.array(cfg.m0, np.float32)},
+                make_point_fn=lambda static: _point_fn(cfg, static),
+                bytes_per_point=cfg.bytes_per_point())
+
+
+def _point_fn(cfg, static):
+    memory = next(m for m in cfg.memories if m.label == static["memory"])
+    N = int(static["N"])
+    M = len(cfg.m0)
+    if N not in memory.N:  # not measured for this memory: NaN, no work
+        nan = {k: jnp.full((M,) * len(d), jnp.nan) for k, d in VARIABLES.items()}
+        return lambda p, c: nan
+    P_of = [pattern_count(x, memory.scale(N)) for x in cfg.load]
+    Pm = max(P_of)
+    P_table = jnp.asarray(P_of, jnp.int32)  # exact host-side counts, indexed by the point
+    observe = observer(cfg, memory, N, Pm)
+
+    def point(p, c):
+        key = jax.random.fold_in(jax.random.key(cfg.seed), p["seed"])
+        k_data, k_obs = jax.random.split(key)
+        xi = patterns.random(k_data, Pm, N)  # rows prefix-consistent: padding changes nothing
+        P = P_table[p["load_index"]]
+        out = observe(k_obs, xi, jnp.arange(Pm) < P)
+        out["P"] = P.astype(jnp.float32)
+        return out
+
+    return point
+
+
+def observer(cfg, memory, N, Pm):
+    """f(key, xi (Pm, N), mask (Pm,)) -> observables of the first ``probes`` patterns."""
+    K = min(cfg.probes, Pm)
+    m0s = jnp.asarray(cfg.m0, jnp.float32)
+    a_int, a = dense._split_a(memory.a if memory.a is not None else 1, memory.F)
+    kw = dict(F=memory.F, a_int=a_int)
+
+    # dense.drive / dense.relax check that xi holds ±1 spins, a check that fails on traced
+    # patterns (hopjax.dense._check_patterns hands None to check_spins); their jitted cores
+    # do the same computation on flat (B, N) states without it
+    def observe(key, xi, mask):
+        k_cue, k_dyn = jax.random.split(key)
+        probe, real = xi[:K], mask[:K]
+        # a pattern is a fixed point iff no spin's energy difference is against it (a tie
+        # keeps the spin), exactly the test the dynamics applies
+        aligned = dense._drive_flat(xi, probe, mask, a, **kw) * probe >= 0
+
+        def frac(x):  # mean over the real (stored) probes
+            return jnp.sum(x * real) / jnp.maximum(jnp.sum(real), 1)
+
+        out = {"stable_fraction": frac(jnp.all(aligned, -1).astype(jnp.float32)),
+               "bit_stability": frac(jnp.mean(aligned.astype(jnp.float32), -1))}
+
+        # pattern μ's cues come from fold_in(k_cue, μ), as in `hopjax.metrics.retrieval_map`
+        def cues(mu, x):
+            x = jnp.broadcast_to(x, (m0s.shape[0], N))
+            return patterns.flip_to_overlap(jax.random.fold_in(k_cue, mu), x, m0s)
+
+        cue = jnp.moveaxis(jax.vmap(cues)(jnp.arange(K), probe), 0, 1)  # (M, K, N)
+        flat = cue.reshape(-1, N)
+        final, _, status = dense._relax_flat(
+            k_dyn, xi, flat, mask, jnp.zeros(flat.shape, bool), cfg.dynamics.max_sweeps, a,
+            mode=cfg.dynamics.mode, **kw)
+        final, status = final.reshape(cue.shape), status.reshape(cue.shape[:-1])
+        mf = jnp.mean(final * probe, axis=-1)  # (M, K)
+        out["mf_mean"], out["mf_std"] = metrics.masked_mean_std(mf, real[None], axis=1)
+        hit = jnp.all(final == probe, axis=-1).astype(jnp.float32)
+        done = (status == dense.FIXED_POINT).astype(jnp.float32)
+        out["retrieved"] = jax.vmap(frac)(hit)
+        out["fixed_point"] = jax.vmap(frac)(done)
+        out["basin_size"] = metrics.basin_size(m0s, out["mf_mean"])
+        return out
+
+    return observe
+
+
+# ----------------------------------------------------------------------------- analysis
+def capacity(ds, var: str = "retrieved", m0: float = 1.0,
+             threshold: float = CAPACITY_THRESHOLD):
+    """P_c (memory, N): the largest P at which the seed mean of ``var`` (at ``m0`` for
+    variables over m0) is still >= ``threshold``, interpolated linearly in log P to the first
+    crossing below it. NaN where the curve starts below the threshold or never crosses it
+    (the capacity lies outside the load grid) and for blocks that were not measured."""
+    import xarray as xr
+
+    da = ds[var]
+    if "m0" in da.dims:
+        da = da.sel(m0=m0, method="nearest")
+    y = da.mean("seed").transpose("memory", "N", "load").values
+    P = ds["P"].isel(seed=0).transpose("memory", "N", "load").values
+    out = np.full(y.shape[:2], np.nan)
+    for i, j in np.ndindex(out.shape):
+        out[i, j] = _crossing(P[i, j], y[i, j], threshold)
+    return xr.DataArray(out, dims=("memory", "N"),
+                        coords={"memory": ds["memory"].values, "N": ds["N"].values},
+                        name="P_c")
+
+
+def _crossing(P, y, threshold):
+    if not np.all(np.isfinite(P)) or not np.all(np.isfinite(y)):
+        return np.nan
+    order = np.argsort(P)
+    P, y = P[order], y[order]
+    below = np.flatnonzero(y < threshold)
+    if below.size == 0 or below[0] == 0:
+        return np.nan
+    k = below[0]
+    lo, hi = np.log(P[k - 1]), np.log(P[k])
+    t = (y[k - 1] - threshold) / (y[k - 1] - y[k])
+    return float(np.exp(lo + t * (hi - lo)))
+
+
+def scaling_fits(pc) -> dict[str, tuple[float, float]]:
+    """Per memory, (slope, intercept) of a least-squares line through its measured P_c:
+    log P_c against log N for polynomials (slope ≈ a − 1, Krotov & Hopfield 2016), and
+    log₂ P_c against N for ``exp`` (capacity 2^(slope·N); ≈ 1 less a log N correction, see
+    `load_scale`).
+    Memories with fewer than two finite P_c get NaNs."""
+    fits = {}
+    N = pc["N"].values.astype(float)
+    for label in pc["memory"].values:
+        y = pc.sel(memory=label).values
+        ok = np.isfinite(y)
+        if ok.sum() < 2:
+            fits[str(label)] = (np.nan, np.nan)
+            continue
+        x = N[ok] if label == "exp" else np.log(N[ok])
+        ly = np.log2(y[ok]) if label == "exp" else np.log(y[ok])
+        slope, icept = np.polyfit(x, ly, 1)
+        fits[str(label)] = (float(slope), float(icept))
+    return fits
+
+
+# name -> (variable, m0, threshold) of a capacity criterion
+CRITERIA = {
+    # exact retrieval: ≥ 95 % of the patterns are fixed points (P_c ∝ N^(a−1) / log N: every
+    # one of the N spins must be stable)
+    "patterns": ("retrieved", 1.0, CAPACITY_THRESHOLD),
+    # ≤ 1 % of the pattern spins against their drive: Krotov & Hopfield's fixed error
+    # probability, P_c ∝ N^(a−1) without the log
+    "spins": ("bit_stability", 1.0, 0.99),
+}
+
+
+def capacity_table(ds) -> dict:
+    """{criterion: {"P_c": {memory: {N: P_c}}, "slope": {memory: slope}}} (JSON-ready)."""
+    out = {}
+    for name, (var, m0, thr) in CRITERIA.items():
+        pc = capacity(ds, var, m0=m0, threshold=thr)
+        table = {str(m): {int(N): round(float(v), 2)
+                          for N, v in zip(pc.N.values, pc.sel(memory=m).values) if np.isfinite(v)}
+                 for m in pc.memory.values}
+        slopes = {k: round(v[0], 3) for k, v in scaling_fits(pc).items()}
+        out[name] = {"variable": var, "m0": m0, "threshold": thr, "P_c": table,
+                     "slope": slopes}
+    return out
+
+
+def plots(ds, outdir):
+    """Per criterion (`CRITERIA`): its variable against P per memory (one line per N), and
+    P_c against N on log axes with the fitted slopes; ``capacity.json`` holds the numbers."""
+    import json
+    import pathlib
+
+    from hopjax import plot  # matplotlib only when drawing
+
+    outdir = pathlib.Path(outdir)
+    files = []
+    for name, (var, m0, thr) in CRITERIA.items():
+        pc = capacity(ds, var, m0=m0, threshold=thr)
+        files += plot.dense_capacity_curves(ds, outdir / f"capacity_curves_{name}", var=var,
+                                           m0=m0, threshold=thr)
+        files += plot.capacity_scaling(pc, scaling_fits(pc), outdir / f"capacity_scaling_{name}",
+                                       title=f"{var} ≥ {thr:g}")
+    path = outdir / "capacity.json"
+    path.write_text(json.dumps(capacity_table(ds), indent=1))
+    return files + [path]
