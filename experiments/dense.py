@@ -198,18 +198,14 @@ def observer(cfg, memory, N, Pm):
     """f(key, xi (Pm, N), mask (Pm,)) -> observables of the first ``probes`` patterns."""
     K = min(cfg.probes, Pm)
     m0s = jnp.asarray(cfg.m0, jnp.float32)
-    a_int, a = dense._split_a(memory.a if memory.a is not None else 1, memory.F)
-    kw = dict(F=memory.F, a_int=a_int)
+    kw = dict(F=memory.F, a=memory.a if memory.a is not None else 1)
 
-    # dense.drive / dense.relax check that xi holds ±1 spins, a check that fails on traced
-    # patterns (hopjax.dense._check_patterns hands None to check_spins); their jitted cores
-    # do the same computation on flat (B, N) states without it
     def observe(key, xi, mask):
         k_cue, k_dyn = jax.random.split(key)
         probe, real = xi[:K], mask[:K]
         # a pattern is a fixed point iff no spin's energy difference is against it (a tie
         # keeps the spin), exactly the test the dynamics applies
-        aligned = dense._drive_flat(xi, probe, mask, a, **kw) * probe >= 0
+        aligned = dense.drive(xi, probe, mask=mask, **kw) * probe >= 0
 
         def frac(x):  # mean over the real (stored) probes
             return jnp.sum(x * real) / jnp.maximum(jnp.sum(real), 1)
@@ -224,9 +220,8 @@ def observer(cfg, memory, N, Pm):
 
         cue = jnp.moveaxis(jax.vmap(cues)(jnp.arange(K), probe), 0, 1)  # (M, K, N)
         flat = cue.reshape(-1, N)
-        final, _, status = dense._relax_flat(
-            k_dyn, xi, flat, mask, jnp.zeros(flat.shape, bool), cfg.dynamics.max_sweeps, a,
-            mode=cfg.dynamics.mode, **kw)
+        final, _, status = dense.relax(k_dyn, xi, flat, mask=mask, mode=cfg.dynamics.mode,
+                                       max_sweeps=cfg.dynamics.max_sweeps, **kw)
         final, status = final.reshape(cue.shape), status.reshape(cue.shape[:-1])
         mf = jnp.mean(final * probe, axis=-1)  # (M, K)
         out["mf_mean"], out["mf_std"] = metrics.masked_mean_std(mf, real[None], axis=1)

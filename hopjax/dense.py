@@ -119,7 +119,9 @@ def _new_spin(d, s, frozen):
 def _check_patterns(xi, mask):
     """±1 check of the real rows only: padded rows (zeros from `patterns.pad`) may be anything."""
     v, m = concrete(xi), None if mask is None else concrete(mask)
-    if v is not None and v.ndim == 2 and m is not None and m.shape == v.shape[:1]:
+    if v is None:  # traced patterns (inside jit / vmap): nothing to check
+        return
+    if v.ndim == 2 and m is not None and m.shape == v.shape[:1]:
         v = v[m.astype(bool)]
     check_spins(v, "xi")
 

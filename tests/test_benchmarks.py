@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("numba")
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-CASES = {"matmul", "sync", "async", "daydreaming", "quickstart"}
+CASES = {"matmul", "sync", "async", "daydreaming", "modern", "quickstart"}
 
 
 def test_quick_suite(tmp_path):

@@ -54,7 +54,8 @@ def _same_data(a, b, rtol=0.0):
     ({"rule": "hebbian"}, "rule", "'hebb' or 'pseudo_inverse'"),
     ({"dynamics": {"mode": "parallel"}}, "dynamics.mode", "'async', 'sequential', 'sync'"),
     ({"N": 20000, "data": {"alpha": [1.0]}}, "memory_budget_mb", "grid too big for memory"),
-    ({"experiment": "phase"}, "experiment", "['capacity', 'daydreaming', 'retrieval']"),
+    ({"experiment": "phase"}, "experiment",
+     "['capacity', 'daydreaming', 'dense', 'prototypes', 'retrieval']"),
 ])
 def test_bad_config_fails_before_compute_naming_field(tmp_path, over, field, allowed):
     with pytest.raises(ConfigError) as err:
