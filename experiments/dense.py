@@ -31,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 from pydantic import Field, model_validator
 
+from experiments import common
 from hopjax import dense, metrics, patterns
 from hopjax.config import Load, Overlap, Strict
 from hopjax.sweep import Dim, Plan
@@ -183,7 +184,7 @@ def _point_fn(cfg, static):
     observe = observer(cfg, memory, N, Pm)
 
     def point(p, c):
-        key = jax.random.fold_in(jax.random.key(cfg.seed), p["seed"])
+        key = common.point_key(cfg, p)
         k_data, k_obs = jax.random.split(key)
         xi = patterns.random(k_data, Pm, N)  # rows prefix-consistent: padding changes nothing
         P = P_table[p["load_index"]]

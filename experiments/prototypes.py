@@ -35,6 +35,7 @@ import numpy as np
 from jax import lax
 from pydantic import Field, model_validator
 
+from experiments import common
 from hopjax import dynamics, modern, rules
 from hopjax.config import Strict
 from hopjax.sweep import Dim, Plan
@@ -238,8 +239,7 @@ def _point_fn(cfg, model):
 
     def hopfield(key, p, c):
         protos, test = c["prototypes"], c["test"]
-        k_J, k_test, k_fix, k_curve = jax.random.split(
-            jax.random.fold_in(jax.random.key(cfg.seed), p["seed"]), 4)
+        k_J, k_test, k_fix, k_curve = jax.random.split(common.point_key(cfg, p), 4)
         J, rec = _coupling_fn(cfg, model)(k_J, protos)
         pred = relax_labels(k_test, J, protos, test)[:n_test]
         out = {"pred": jnp.broadcast_to(pred.astype(jnp.int8), (nb, n_test)),
