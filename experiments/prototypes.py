@@ -37,6 +37,7 @@ from pydantic import Field, model_validator
 
 from experiments import common
 from hopjax import dynamics, modern, rules
+from hopjax.datasets import mnist
 from hopjax.config import Strict
 from hopjax.sweep import Dim, Plan
 
@@ -152,8 +153,6 @@ def plan(cfg) -> Plan:
 def constants(cfg) -> dict:
     """Host-side arrays: test images (padded to whole chunks) and labels, and the prototypes
     of the whole (preprocessed) training set."""
-    from hopjax.datasets import mnist
-
     d = cfg.data
     train_img, train_lab = mnist.load("train")
     test_img, test_lab = mnist.load("test")
@@ -177,15 +176,6 @@ def _pad(x, chunk):
 
 # ---------------------------------------------------------------------------------------------
 # Per-point computation
-
-
-def match(states, protos):
-    """Label of the prototype equal to each ±1 state (..., N), else −1 (int32); the jax twin
-    of `hopjax.datasets.mnist.classify` with tol = 0."""
-    ov = states @ protos.T
-    best = jnp.argmax(ov, axis=-1)
-    hit = jnp.take_along_axis(ov, best[..., None], -1)[..., 0] >= protos.shape[-1] - 0.5
-    return jnp.where(hit, best, -1).astype(jnp.int32)
 
 
 def nearest(images, protos):
@@ -230,7 +220,7 @@ def _point_fn(cfg, model):
     def relax_labels(key, J, protos, test):
         def one(x):
             s = dynamics.relax(key, J, x, mode=dyn.mode, max_sweeps=dyn.max_sweeps).sigma
-            return match(s, protos)
+            return mnist.match_prototypes(s, protos)
         return _over_chunks(one, test)
 
     def fixed_fraction(key, J, protos):
@@ -260,7 +250,7 @@ def _point_fn(cfg, model):
         betas = jnp.asarray(cfg.modern.beta, jnp.float32)  # one compiled call for all β
 
         def labels(beta, x):
-            return match(_sign(modern.retrieve(protos, x, beta, max_iter=cfg.modern.max_iter).xi),
+            return mnist.match_prototypes(_sign(modern.retrieve(protos, x, beta, max_iter=cfg.modern.max_iter).xi),
                          protos)
 
         pred = _over_chunks(lambda x: jax.vmap(labels, (0, None))(betas, x), test)[:, :n_test]

@@ -70,12 +70,15 @@ def test_nearest_is_argmax_overlap_even_when_wrong():
     assert (pred != labels).any() and (pred >= 0).all()  # wrong sometimes, never spurious
 
 
-def test_match_equals_mnist_classify():
-    protos, test, _ = _noisy_set(0.9, n=50)
-    states = np.concatenate([protos, -protos, test])  # exact hits, mirrors, near misses
-    got = np.asarray(P.match(jnp.asarray(states), jnp.asarray(protos)))
-    np.testing.assert_array_equal(got, mnist.classify(states, protos))
-    np.testing.assert_array_equal(got[:20], list(range(10)) + [-1] * 10)
+def test_traced_prototype_matcher_under_jit_and_vmap_over_tol():
+    # the experiment labels final states inside jit with mnist.match_prototypes; tol traced
+    protos, test, labels = _noisy_set(0.9, n=50)  # test: overlap ≈ 0.9 with its class
+    states = jnp.asarray(np.concatenate([protos, -protos, test]))
+    f = jax.jit(jax.vmap(mnist.match_prototypes, in_axes=(None, None, 0)))
+    exact, loose = np.asarray(f(states, jnp.asarray(protos), jnp.asarray([0.0, 0.2])))
+    np.testing.assert_array_equal(exact, list(range(10)) + [-1] * 60)  # mirrors, near misses
+    np.testing.assert_array_equal(loose, list(range(10)) + [-1] * 10 + list(labels))
+    np.testing.assert_array_equal(loose, mnist.classify(np.asarray(states), protos, tol=0.2))
 
 
 def test_pseudo_inverse_stores_correlated_prototypes_that_hebb_does_not():

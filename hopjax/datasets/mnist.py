@@ -37,6 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from hopjax._checks import check_spins
+from hopjax._precision import matmul
 
 __all__ = [
     "load",
@@ -52,6 +53,7 @@ __all__ = [
     "balanced_subset",
     "prototypes",
     "classify",
+    "match_prototypes",
     "classification_table",
     "ClassificationTable",
     "DEFAULT_CROP",
@@ -392,12 +394,24 @@ def prototypes(patterns, labels, *, n_classes: int = N_CLASSES) -> np.ndarray:
     return out
 
 
+def match_prototypes(states, prototypes, tol=0.0):
+    """Traceable core of `classify` (jit / vmap): labels (...,) int32 for ±1 states (..., N)
+    and prototypes (n_classes, N), no input checks. ``tol`` may be traced."""
+    N = prototypes.shape[-1]
+    ov = matmul(jnp.asarray(states, jnp.float32), jnp.asarray(prototypes, jnp.float32).T)
+    best = jnp.argmax(ov, axis=-1)  # first maximum: the lower label on ties
+    top = jnp.take_along_axis(ov, best[..., None], -1)[..., 0]
+    # overlaps are exact integers in float32 (N < 2**24); the margin only absorbs the rounding
+    # of N·(1 − tol)
+    return jnp.where(top >= N * (1 - tol) - 1e-3, best, -1).astype(jnp.int32)
+
+
 def classify(final_states, prototypes, *, tol: float = 0.0) -> np.ndarray:
     """Label of the prototype each final state (..., N) matches, else −1 ("spurious").
 
     A state matches when its overlap m = s·ξ/N with the prototype is ≥ 1 − tol (tol = 0: equal
     to it); among several matches the largest overlap wins (the lower label on ties). Returns
-    int64 (...,).
+    int64 (...,). Inside jitted code use `match_prototypes`.
     """
     s = np.asarray(final_states, dtype=np.float32)
     xi = np.asarray(prototypes, dtype=np.float32)
@@ -408,10 +422,7 @@ def classify(final_states, prototypes, *, tol: float = 0.0) -> np.ndarray:
     N = s.shape[-1]
     if xi.ndim != 2 or xi.shape[1] != N:
         raise ValueError(f"prototypes must be (n_classes, {N}); got {xi.shape}")
-    ov = s.reshape(-1, N) @ xi.T  # integers, exact in float32 for N < 2**24
-    best = ov.argmax(1)
-    hit = ov[np.arange(ov.shape[0]), best] >= N * (1 - tol) - 1e-3
-    return np.where(hit, best, -1).astype(np.int64).reshape(s.shape[:-1])
+    return np.asarray(match_prototypes(s, xi, tol)).astype(np.int64)
 
 
 @dataclasses.dataclass(frozen=True)
