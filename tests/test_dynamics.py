@@ -44,8 +44,10 @@ def test_blocked_sweeps_follow_the_plain_trajectory(mode, T, block):
 
 
 @pytest.mark.parametrize("mode", ["async", "sequential"])
-def test_event_driven_sweeps_follow_the_plain_trajectory(mode):
-    _check_same_trajectory(mode, None, "event", 1)
+@pytest.mark.parametrize("batch", [(4, 5), (2,), ()])  # search by position / by key
+def test_event_driven_sweeps_follow_the_plain_trajectory(mode, batch):
+    assert (np.prod(batch) >= dynamics.RANK_MIN_BATCH) == (batch == (4, 5))
+    _check_same_trajectory(mode, None, "event", 1, batch)
 
 
 def test_event_driven_equals_plain_bit_for_bit_even_with_ties():
@@ -54,17 +56,18 @@ def test_event_driven_equals_plain_bit_for_bit_even_with_ties():
     xi = patterns.random(jax.random.key(30), 10, 64)
     J = rules.hebb(xi)
     cue = patterns.flip_to_overlap(jax.random.key(31), jnp.tile(xi, (4, 1)), 0.1)
-    ref = dynamics.relax(jax.random.key(32), J, cue, method="plain")
-    fast = dynamics.relax(jax.random.key(32), J, cue, method="event")
-    np.testing.assert_array_equal(fast.sigma, ref.sigma)
-    np.testing.assert_array_equal(fast.sweeps, ref.sweeps)
+    for c in (cue, cue[:3]):  # search by position (40 trajectories) and by key (3)
+        ref = dynamics.relax(jax.random.key(32), J, c, method="plain")
+        fast = dynamics.relax(jax.random.key(32), J, c, method="event")
+        np.testing.assert_array_equal(fast.sigma, ref.sigma)
+        np.testing.assert_array_equal(fast.sweeps, ref.sweeps)
 
 
-def _check_same_trajectory(mode, T, method, block):
+def _check_same_trajectory(mode, T, method, block, batch=(3, 5)):
     # Gaussian couplings: no field is a tie, so both implementations take every decision alike
     N = 37
     J = _gaussian_J(jax.random.key(0), N)
-    s = jax.random.rademacher(jax.random.key(1), (3, 5, N), dtype=jnp.float32)
+    s = jax.random.rademacher(jax.random.key(1), batch + (N,), dtype=jnp.float32)
     b = 0.1 * jax.random.normal(jax.random.key(2), (N,))
     frozen = jnp.arange(N) % 7 == 0
     kw = dict(mode=mode, T=T, bias=b, frozen=frozen, max_sweeps=6)
