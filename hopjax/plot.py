@@ -32,7 +32,7 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.colors import ListedColormap, Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import NullLocator
+from matplotlib.ticker import NullFormatter, NullLocator
 
 __all__ = [
     "AGS_ALPHA_C",
@@ -312,11 +312,11 @@ def retrieval_maps(ds: xr.Dataset, stem, *, var: str = "mf", curve: str = ALPHA)
     if has_alpha and use_legend:
         handles = [Line2D([], [], color=c, label=f"{_sym(curve)} = {_fmt(a)}")
                    for a, c in zip(alphas, colours)]
-        fig.legend(handles=handles + [diag], loc="outside right upper")
+        fig.legend(handles=handles + [diag], loc="outside right center")
     else:
         if has_alpha:
             fig.colorbar(ScalarMappable(norm, _ALPHA_CMAP), ax=used, label=_sym(curve))
-        fig.legend(handles=[diag], loc="outside right upper")
+        fig.legend(handles=[diag], loc="outside right center")
     fig.suptitle(_figure_title(ds))
     return _save(fig, stem)
 
@@ -373,7 +373,7 @@ def capacity_curves(ds: xr.Dataset, stem, *, prefix: str = "") -> list[Path]:
 
     handles = [Line2D([], [], marker="o", ms=3, label=lab, **st) for lab, st in styles.items() if lab]
     handles.append(Line2D([], [], ls=":", lw=1.0, color="0.3", label=r"AGS $\alpha_c$"))
-    fig.legend(handles=handles, loc="outside right upper")
+    fig.legend(handles=handles, loc="outside right center")
     fig.suptitle(_figure_title(ds))
     return _save(fig, stem)
 
@@ -494,14 +494,17 @@ def plot_all(ds: xr.Dataset, outdir) -> list[Path]:
 
 @_styled
 def training_curves(ds: xr.Dataset, stem) -> list[Path]:
-    """Daydreaming convergence (Serricchio et al. 2025, Fig. 1): τ‖ΔJ‖ per step and
-    ‖J − J_Hebb‖/‖J_Hebb‖ against training epochs, one line per combination of the other
-    dims (mean over seeds, error bars the std). Returns [] without those variables."""
-    names = [v for v in ("tau_delta", "dist_hebb") if v in ds and "epoch" in ds[v].dims]
-    if not names:
+    """Daydreaming convergence (Serricchio et al. 2025, Fig. 1): τ‖ΔJ‖ per step,
+    ‖J − J_Hebb‖/‖J_Hebb‖ and the fraction of stored patterns that are fixed points against
+    training epochs, one line per combination of the other dims (mean over seeds, error bars
+    the std): stationarity shows as flat curves. Returns [] without those variables."""
+    names = [v for v in ("tau_delta", "dist_hebb", "stable_fraction")
+             if v in ds and "epoch" in ds[v].dims]
+    if not {"tau_delta", "dist_hebb"} & set(names):
         return []
     labels = {"tau_delta": r"$\tau\,\|\Delta J\|$ per step",
-              "dist_hebb": r"$\|J - J_{Hebb}\| / \|J_{Hebb}\|$"}
+              "dist_hebb": r"$\|J - J_{Hebb}\| / \|J_{Hebb}\|$",
+              "stable_fraction": "patterns that are fixed points"}
     fig, axes = _panels(1, len(names), extra_width=1.6)
     styles: dict[str, dict] = {}
     for ax, v in zip(axes[0], names):
@@ -514,11 +517,12 @@ def training_curves(ds: xr.Dataset, stem) -> list[Path]:
             ax.errorbar(x, m.isel(isel).values, yerr=e.isel(isel).values, marker="o", ms=3,
                         capsize=2, elinewidth=0.8, **st)
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels collide on short ranges
         ax.set_xlabel("epoch")
         ax.set_ylabel(labels[v])
     handles = [Line2D([], [], marker="o", ms=3, label=lab, **st) for lab, st in styles.items() if lab]
     if handles:
-        fig.legend(handles=handles, loc="outside right upper")
+        fig.legend(handles=handles, loc="outside right center")
     fig.suptitle(_figure_title(ds))
     return _save(fig, stem)
 
@@ -555,7 +559,7 @@ def generalisation_curves(ds: xr.Dataset, stem) -> list[Path]:
     _label_outer(axes, len(facets), r"load $\alpha = P/N$", "final overlap from $m_0 = 1$")
     handles = [Line2D([], [], marker="o", ms=3, color=f"C{k}", label=label)
                for k, (_, label) in enumerate(series)]
-    fig.legend(handles=handles, loc="outside right upper")
+    fig.legend(handles=handles, loc="outside right center")
     fig.suptitle(_figure_title(ds))
     return _save(fig, stem)
 
@@ -598,7 +602,6 @@ def dense_capacity_curves(ds: xr.Dataset, stem, *, var: str = "retrieved", m0: f
     the number of stored patterns P on a log axis, one panel per memory, one line per N
     (mean over seeds, error bars the std; unmeasured (memory, N) blocks skipped). A dotted
     line marks ``threshold`` (the capacity criterion). Returns [] without ``var`` or ``P``."""
-    from matplotlib.ticker import NullFormatter
 
     if var not in ds or "P" not in ds or "memory" not in ds.dims:
         return []
@@ -644,7 +647,6 @@ def capacity_scaling(pc: xr.DataArray, fits: dict, stem, *, title: str = "") -> 
     2016 predict a − 1), the exponential memory (label ``exp``) on log-linear axes with its
     fitted 2^(slope·N). ``fits``: label -> (slope, intercept) as from
     `experiments.dense.scaling_fits`. Returns [] when nothing was measured."""
-    from matplotlib.ticker import NullFormatter
 
     mems = [str(v) for v in pc["memory"].values]
     groups = [g for g in ([x for x in mems if x != "exp"], [x for x in mems if x == "exp"]) if g]
@@ -676,6 +678,6 @@ def capacity_scaling(pc: xr.DataArray, fits: dict, stem, *, title: str = "") -> 
         ax.set_ylabel("capacity $P_c$")
     handles = [h for ax in axes[0] for h in ax.get_legend_handles_labels()[0]]
     if handles:  # outside: the fitted lines cross the whole panel
-        fig.legend(handles=handles, loc="outside right upper")
+        fig.legend(handles=handles, loc="outside right center")
     fig.suptitle("dense memories: capacity against $N$" + (f" ({title})" if title else ""))
     return _save(fig, stem)
