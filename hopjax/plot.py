@@ -130,16 +130,21 @@ def _figure_title(ds) -> str:
     parts = [_fmt(str(name))] if name else []
     if cfg.get("N") is not None:
         parts.append(f"$N$ = {cfg['N']}")
-    return ", ".join(parts)
+    # grid dims with a single value label the whole figure, not every curve (see _facets)
+    fixed = [f"{_sym(d)} = {_fmt(ds[d].values[0])}" for d in ds.dims
+             if d != SEED and d in ds.coords and ds.sizes[d] == 1]
+    return ", ".join(parts) + ("\n" + ", ".join(fixed) if fixed else "")
 
 
 def _facets(da, skip) -> tuple[list[str], list[tuple[dict, str]]]:
-    """Every combination of the dims of ``da`` not in ``skip``: (isel dict, label)."""
+    """Every combination of the dims of ``da`` not in ``skip``: (isel dict, label). Dims with
+    a single value are left out of the labels (the figure title names them)."""
     dims = [d for d in da.dims if d not in skip]
     out = []
     for idx in itertools.product(*(range(da.sizes[d]) for d in dims)):
         isel = dict(zip(dims, idx))
-        label = ", ".join(f"{_sym(d)} = {_fmt(da[d].values[i])}" for d, i in isel.items())
+        label = ", ".join(f"{_sym(d)} = {_fmt(da[d].values[i])}" for d, i in isel.items()
+                          if da.sizes[d] > 1)
         out.append((isel, label))
     return dims, out
 
