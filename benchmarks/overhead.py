@@ -3,7 +3,8 @@
     python -m benchmarks.overhead [--N 1000] [--B 512]
 
 1. per-iteration cost of `lax.while_loop` on CPU: trivial body, and the body of the ``event``
-   method (masked argmin over N + row gather + field update) at batch 1 and B;
+   method (masked min over N + row gather + field update) at batch 1 and B, with the search
+   over int32 or float32 positions;
 2. the ``event`` loop's work on the `async` benchmark workload: loop iterations (= Σ over
    sweeps of the largest number of flips of any trajectory in that sweep, + 1 per sweep) against
    the flips an exact per-trajectory implementation does;
@@ -41,12 +42,12 @@ def while_loop_costs(N, B, iters=2000):
         return lax.while_loop(lambda c: c[0] < n, lambda c: (c[0] + 1, c[1] * 1.0001),
                               (0, jnp.float32(1.0)))
 
-    def event_like(b):
+    def event_like(b, pos_dtype):
         key = jax.random.key(0)
         J = jax.random.normal(key, (N, N)) / np.sqrt(N)
         s = jnp.ones((b, N))
         h = s @ J
-        pos = jnp.arange(N)
+        pos = jnp.arange(N, dtype=pos_dtype)
         rows = jnp.arange(b)
 
         @jax.jit
@@ -55,17 +56,21 @@ def while_loop_costs(N, B, iters=2000):
                 t, s, h, ptr = c
                 against = (h * s < -1e-6) & (pos[None, :] > ptr[:, None])
                 q = jnp.min(jnp.where(against, pos[None, :], N), axis=1)
-                i = jnp.minimum(q, N - 1)
+                i = jnp.minimum(q, N - 1).astype(jnp.int32)
                 new = -s[rows, i]
                 h = h + (2.0 * new)[:, None] * J[i]
-                return t + 1, s.at[rows, i].set(new), h, (q + 1) % N - 1
-            return lax.while_loop(lambda c: c[0] < n, body, (0, s, h, jnp.full((b,), -1)))
+                return t + 1, s.at[rows, i].set(new), h, ((q + 1) % N - 1).astype(pos_dtype)
+            return lax.while_loop(lambda c: c[0] < n, body,
+                                  (0, s, h, jnp.full((b,), -1, pos_dtype)))
         return lambda n: run(n, J, s, h)
 
     out = {"trivial_us": _per_call(trivial, iters) / iters * 1e6}
+    # the search for the next flip as an int32 or a float32 min-reduction: XLA:CPU vectorises
+    # only the float one (why `dynamics` searches float positions for large batches)
     for b in sorted({1, B}):
-        f = event_like(b)
-        out[f"event_body_B{b}_us"] = _per_call(f, iters) / iters * 1e6
+        for name, dt in (("int32", jnp.int32), ("float32", jnp.float32)):
+            f = event_like(b, dt)
+            out[f"event_body_B{b}_{name}_us"] = _per_call(f, iters) / iters * 1e6
     return out
 
 
