@@ -60,7 +60,9 @@ __all__ = [
     "THRESHOLD",
 ]
 
-# Provisional: the paper's crop size is not known; to be measured (science.md §3).
+# Measured (Daydreaming prototype classification, 10 000 test images, 3 seeds): crop 16 / 20 /
+# 24 give 72.3 ± 0.8 / 72.4 ± 0.8 / 69.5 ± 0.4 % (28: 66.2 %, 1 seed); 20 has fewer spurious
+# states than 16 (1.2 vs 4.5 %). The paper's crop size is not stated.
 DEFAULT_CROP = 20
 THRESHOLD = 86
 SIDE = 28
