@@ -158,7 +158,7 @@ def _prepare(J, sigma, bias, frozen):
 # Batches at least this large find the next flip by position in the materialised order: one
 # sort per sweep (~70 µs at N = 500 on a CPU), then one float32 min-reduction per flip, which
 # vectorises. Smaller batches compare the keys directly (two integer reductions, no sort).
-# Measured on a 2-core CPU, N = 500: position search 2.5x faster at 64 trajectories, 1.2x at
+# Measured on a 2-core CPU, N = 500: position search 2.3x faster at 64 trajectories, 1.6x at
 # 16, slower at 8 and below.
 RANK_MIN_BATCH = 16
 
