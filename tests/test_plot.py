@@ -204,3 +204,12 @@ def test_phase_diagram_log_axes_and_rules(tmp_path):
     np.testing.assert_allclose(plot._edges([0.01, 0.1, 1.0], log=True),
                                [10**-2.5, 10**-1.5, 10**-0.5, 10**0.5])
     np.testing.assert_allclose(plot._edges([0.0, 1.0, 3.0]), [-0.5, 0.5, 2.0, 4.0])
+
+
+def test_single_valued_dims_label_the_figure_not_the_curves():
+    ds = make_ds(rule=True, T=[0.5])  # two rules, one temperature
+    title = plot._figure_title(ds)
+    assert title.startswith("synthetic, $N$ = 200") and "$T$ = 0.5" in title.split("\n")[1]
+    dims, facets = plot._facets(ds["stable_fraction"], {"seed", "alpha"})
+    assert dims == ["rule", "T"]
+    assert [label for _, label in facets] == ["rule = hebb", "rule = pseudo_inverse"]
