@@ -4,12 +4,9 @@ A module provides ``Config`` (pydantic model; its ``experiment`` field names the
 ``plan(cfg) -> hopjax.sweep.Plan`` and ``plots(ds, outdir) -> list[Path]``.
 """
 
-from experiments import capacity, daydreaming, retrieval
-from experiments import prototypes
-from experiments import dense
+from experiments import capacity, daydreaming, dense, prototypes, retrieval
 
 EXPERIMENTS = {"retrieval": retrieval, "capacity": capacity, "daydreaming": daydreaming,
-               "prototypes": prototypes}
-EXPERIMENTS["dense"] = dense  # dense associative memories (Krotov–Hopfield, Demircigil)
+               "prototypes": prototypes, "dense": dense}
 
 __all__ = ["EXPERIMENTS"]

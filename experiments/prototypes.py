@@ -37,8 +37,9 @@ from pydantic import Field, model_validator
 
 from experiments import common
 from hopjax import dynamics, modern, rules
-from hopjax.datasets import mnist
+from hopjax._precision import matmul
 from hopjax.config import Strict
+from hopjax.datasets import mnist
 from hopjax.sweep import Dim, Plan
 
 MODELS = ("hebb", "pseudo_inverse", "daydreaming", "modern", "nearest")
@@ -180,7 +181,7 @@ def _pad(x, chunk):
 
 def nearest(images, protos):
     """Label of the prototype of largest overlap (lowest label on ties), never spurious."""
-    return jnp.argmax(images @ protos.T, axis=-1).astype(jnp.int32)
+    return jnp.argmax(matmul(images, protos.T), axis=-1).astype(jnp.int32)
 
 
 def _sign(x):
@@ -250,8 +251,8 @@ def _point_fn(cfg, model):
         betas = jnp.asarray(cfg.modern.beta, jnp.float32)  # one compiled call for all β
 
         def labels(beta, x):
-            return mnist.match_prototypes(_sign(modern.retrieve(protos, x, beta, max_iter=cfg.modern.max_iter).xi),
-                         protos)
+            fixed = modern.retrieve(protos, x, beta, max_iter=cfg.modern.max_iter).xi
+            return mnist.match_prototypes(_sign(fixed), protos)
 
         pred = _over_chunks(lambda x: jax.vmap(labels, (0, None))(betas, x), test)[:, :n_test]
         fixed = jax.vmap(labels, (0, None))(betas, protos) == jnp.arange(protos.shape[0])
