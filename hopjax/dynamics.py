@@ -41,6 +41,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from hopjax import _native
 from hopjax._checks import check_nonneg, check_spins, check_square
 from hopjax._precision import matmul
 from hopjax.rules.classical import zero_diagonal
@@ -336,23 +337,30 @@ def relax(key, J, sigma, *, mode: str = "async", max_sweeps=100, bias=None, T=No
         check_nonneg(T, "T")
     dtype = sigma.dtype
     J, s, frozen, bias, batch = _prepare(J, sigma, bias, frozen)
+    native = (method in ("auto", "event") and T is None and mode != "sync"
+              and J.dtype == jnp.float32 and _native.threefry_words(key) is not None
+              and _native.available())
     s, sweeps, status = _relax_flat(key, J, s, bias, frozen, max_sweeps,
                                     jnp.zeros(()) if T is None else jnp.asarray(T),
-                                    mode=mode, method=method, block=block, hot=T is not None)
+                                    mode=mode, method=method, block=block, hot=T is not None,
+                                    native=native)
     N = J.shape[-1]
     return Relaxed(s.reshape(batch + (N,)).astype(dtype), sweeps.reshape(batch),
                    status.reshape(batch))
 
 
-@partial(jax.jit, static_argnames=("mode", "method", "block", "hot"))
-def _relax_flat(key, J, s, bias, frozen, max_sweeps, T, *, mode, method, block, hot):
-    """`relax` on flat (B, N) arrays; jitted so that eager calls reuse one compilation."""
+@partial(jax.jit, static_argnames=("mode", "method", "block", "hot", "native"))
+def _relax_flat(key, J, s, bias, frozen, max_sweeps, T, *, mode, method, block, hot,
+                native=False):
+    """`relax` on flat (B, N) arrays; jitted so that eager calls reuse one compilation.
+    ``native``: zero-temperature event sweeps run in the CPU kernel (`hopjax._native`) when
+    compiled for a CPU, in the JAX loop below on other platforms (same trajectory)."""
     B, N = s.shape
     T = T.astype(J.dtype) if hot else None
     hot_flag = jnp.asarray(False) if T is None else T > 0
-    tol = tie_tolerance(J, bias)
-
     if mode == "sync":
+        tol = tie_tolerance(J, bias)
+
         def parallel_update(t, s):
             _, u = _sweep_draws(key, t, N, B, False, hot)
             return _new_spin(matmul(s, J) + bias, s, u, T, frozen, tol)
@@ -363,20 +371,35 @@ def _relax_flat(key, J, s, bias, frozen, max_sweeps, T, *, mode, method, block, 
         method = "blocked" if hot else "event"
     if method == "event" and hot:
         raise ValueError("method='event' is for zero temperature; use 'blocked' or 'plain'")
-    run = _async_sweep_fn(J, T, frozen, tol, method, block)
     random_order = mode != "sequential"
-
-    def body(c):
-        t, s, h, active, sweeps = c
-        keys, u = _sweep_draws(key, t, N, B, random_order, hot)
-        new, h = run(keys, u.astype(J.dtype), s, h)
-        flipped = jnp.any(new != s, axis=-1)
-        return t + 1, new, h, flipped | hot_flag, sweeps + flipped
-
     # fields computed once, then updated on flips only (all methods alike)
-    init = (0, s, matmul(s, J) + bias, jnp.ones((B,), bool), jnp.zeros((B,), jnp.int32))
-    _, s, _, active, sweeps = lax.while_loop(
-        lambda c: (c[0] < max_sweeps) & jnp.any(c[3]), body, init)
+    h0 = matmul(s, J) + bias
+
+    def jax_relax():
+        run = _async_sweep_fn(J, T, frozen, tie_tolerance(J, bias), method, block)
+
+        def body(c):
+            t, s, h, active, sweeps = c
+            keys, u = _sweep_draws(key, t, N, B, random_order, hot)
+            new, h = run(keys, u.astype(J.dtype), s, h)
+            flipped = jnp.any(new != s, axis=-1)
+            return t + 1, new, h, flipped | hot_flag, sweeps + flipped
+
+        init = (0, s, h0, jnp.ones((B,), bool), jnp.zeros((B,), jnp.int32))
+        _, s_end, _, active, sweeps = lax.while_loop(
+            lambda c: (c[0] < max_sweeps) & jnp.any(c[3]), body, init)
+        return s_end, sweeps, active
+
+    def native_relax():  # the same sweeps in one call; computes the tie tolerance itself
+        s_end, _, sweeps, active = _native.event_relax(
+            J, s, h0, _native.threefry_words(key), frozen, bias, max_sweeps,
+            sequential=not random_order)
+        return s_end, sweeps, active
+
+    if native:
+        s, sweeps, active = lax.platform_dependent(cpu=native_relax, default=jax_relax)
+    else:
+        s, sweeps, active = jax_relax()
     return s, sweeps, jnp.where(active, MAX_SWEEPS, FIXED_POINT).astype(jnp.int32)
 
 

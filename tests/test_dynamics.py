@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from hopjax import dynamics, energy, patterns, rules
+from hopjax import _native, dynamics, energy, patterns, rules
 
 
 def _gaussian_J(key, N):
@@ -43,14 +43,24 @@ def test_blocked_sweeps_follow_the_plain_trajectory(mode, T, block):
     _check_same_trajectory(mode, T, "blocked", block)
 
 
+@pytest.fixture(params=["native", "jax"])
+def event_impl(request, monkeypatch):
+    """Runs a test with the CPU kernel of the event sweeps and with the pure-JAX loop."""
+    if request.param == "native" and not _native.available():
+        pytest.skip("CPU sweep kernel unavailable (no C++ compiler)")
+    if request.param == "jax":
+        monkeypatch.setattr(_native, "available", lambda: False)
+    return request.param
+
+
 @pytest.mark.parametrize("mode", ["async", "sequential"])
 @pytest.mark.parametrize("batch", [(4, 5), (2,), ()])  # search by position / by key
-def test_event_driven_sweeps_follow_the_plain_trajectory(mode, batch):
+def test_event_driven_sweeps_follow_the_plain_trajectory(mode, batch, event_impl):
     assert (np.prod(batch) >= dynamics.RANK_MIN_BATCH) == (batch == (4, 5))
     _check_same_trajectory(mode, None, "event", 1, batch)
 
 
-def test_event_driven_equals_plain_bit_for_bit_even_with_ties():
+def test_event_driven_equals_plain_bit_for_bit_even_with_ties(event_impl):
     # Hebb with an even number of patterns has exact zero fields (ties): event and plain do
     # the same float operations, so they agree exactly
     xi = patterns.random(jax.random.key(30), 10, 64)
