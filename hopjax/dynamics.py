@@ -153,7 +153,7 @@ def _prepare(J, sigma, bias, frozen):
     fz = jnp.zeros((N,), bool) if frozen is None else jnp.asarray(frozen, bool)
     fz = jnp.broadcast_to(fz, batch + (N,)).reshape(-1, N)
     b = jnp.zeros((N,), dt) if bias is None else jnp.asarray(bias, dt)
-    return zero_diagonal(jnp.asarray(J, dt)), s, fz, b, batch
+    return jnp.asarray(J, dt), s, fz, b, batch  # the diagonal is dropped in _relax_flat
 
 
 # Batches at least this large find the next flip by position in the materialised order: one
@@ -358,6 +358,7 @@ def _relax_flat(key, J, s, bias, frozen, max_sweeps, T, *, mode, method, block, 
     B, N = s.shape
     T = T.astype(J.dtype) if hot else None
     hot_flag = jnp.asarray(False) if T is None else T > 0
+    J_raw, J = J, zero_diagonal(J)  # the kernel skips the diagonal itself: no N² pass here
     if mode == "sync":
         tol = tie_tolerance(J, bias)
 
@@ -372,9 +373,6 @@ def _relax_flat(key, J, s, bias, frozen, max_sweeps, T, *, mode, method, block, 
     if method == "event" and hot:
         raise ValueError("method='event' is for zero temperature; use 'blocked' or 'plain'")
     random_order = mode != "sequential"
-    # fields computed once, then updated on flips only (all methods alike)
-    h0 = matmul(s, J) + bias
-
     def jax_relax():
         run = _async_sweep_fn(J, T, frozen, tie_tolerance(J, bias), method, block)
 
@@ -385,14 +383,17 @@ def _relax_flat(key, J, s, bias, frozen, max_sweeps, T, *, mode, method, block, 
             flipped = jnp.any(new != s, axis=-1)
             return t + 1, new, h, flipped | hot_flag, sweeps + flipped
 
-        init = (0, s, h0, jnp.ones((B,), bool), jnp.zeros((B,), jnp.int32))
+        # fields computed once, then updated on flips only (all methods alike)
+        init = (0, s, matmul(s, J) + bias, jnp.ones((B,), bool), jnp.zeros((B,), jnp.int32))
         _, s_end, _, active, sweeps = lax.while_loop(
             lambda c: (c[0] < max_sweeps) & jnp.any(c[3]), body, init)
         return s_end, sweeps, active
 
     def native_relax():  # the same sweeps in one call; computes the tie tolerance itself
+        # = s J_zero-diagonal + b exactly when the diagonal is zero (as dreaming rules keep it)
+        h0 = matmul(s, J_raw) - jnp.diagonal(J_raw) * s + bias
         s_end, _, sweeps, active = _native.event_relax(
-            J, s, h0, _native.threefry_words(key), frozen, bias, max_sweeps,
+            J_raw, s, h0, _native.threefry_words(key), frozen, bias, max_sweeps,
             sequential=not random_order)
         return s_end, sweeps, active
 

@@ -90,3 +90,18 @@ def test_without_the_kernel_relax_still_works(env, tmp_path):
     assert res.returncode == 0, res.stderr
     assert res.stdout.split() == ["False", "True", "0" if "HOPJAX_NATIVE" in env else "1"]
     assert not list(tmp_path.glob("*.so"))  # nothing half-built left behind
+
+
+@needs_kernel
+def test_self_couplings_are_ignored(monkeypatch):
+    # the kernel skips J's diagonal instead of copying J without it: a J with self-couplings
+    # relaxes exactly like the same J with its diagonal zeroed
+    N = 50
+    A = jax.random.normal(jax.random.key(8), (N, N))
+    J = (A + A.T) / jnp.sqrt(2 * N)  # Gaussian: no field is a tie
+    s0 = jax.random.rademacher(jax.random.key(9), (6, N), dtype=jnp.float32)
+    out = dynamics.relax(jax.random.key(10), J, s0)
+    fast, ref = _both(lambda: dynamics.relax(jax.random.key(10), rules.zero_diagonal(J), s0),
+                      monkeypatch)
+    _assert_same(out, ref)
+    _assert_same(fast, ref)

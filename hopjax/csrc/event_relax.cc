@@ -12,7 +12,8 @@
 //
 // Operands (leading batch dims L, each of size 1 or the batch size, as jax.vmap's
 // "expand_dims" method gives them; then the core shapes):
-//   J (N, N) f32, sigma (B, N) f32, h (B, N) f32, key (2) u32 (threefry key data),
+//   J (N, N) f32 (its diagonal is ignored), sigma (B, N) f32, h (B, N) f32 (fields without
+//   self-coupling), key (2) u32 (threefry key data),
 //   frozen (B, N) pred, bias (N) f32, max_sweeps () s32.
 // Attribute: sequential (bool).
 // Results (leading dims: the broadcast of the operands'):
@@ -106,9 +107,13 @@ float max_abs(const float* x, int64_t n) {
   return out;
 }
 
-// hopjax.dynamics.tie_tolerance(J, b) = 4 eps (N max|J| + max|b|), same float32 operations
+// hopjax.dynamics.tie_tolerance(J, b) = 4 eps (N max|J| + max|b|) of J without its
+// diagonal, same float32 operations
 float tie_tolerance(const float* J, const float* b, int64_t n) {
-  const float scale = static_cast<float>(n) * max_abs(J, n * n) + max_abs(b, n);
+  float m = 0.0f;
+  for (int64_t i = 0; i < n; ++i)
+    m = std::max({m, max_abs(J + i * n, i), max_abs(J + i * n + i + 1, n - i - 1)});
+  const float scale = static_cast<float>(n) * m + max_abs(b, n);
   return 4.0f * std::numeric_limits<float>::epsilon() * scale;
 }
 
@@ -166,7 +171,9 @@ int32_t relax_one(const float* __restrict J, float* __restrict s, float* __restr
       s[i] = now;
       const float step = 2.0f * now;  // step * J_ij is exact: one rounding, as in XLA
       const float* __restrict row = J + i * n;
+      const float hi = h[i];  // no self-coupling: J_ii, whatever it holds, never enters
       for (int64_t j = 0; j < n; ++j) h[j] = h[j] + step * row[j];
+      h[i] = hi;
       flipped = true;
     }
     changed += flipped;
