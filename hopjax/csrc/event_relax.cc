@@ -38,10 +38,9 @@ namespace ffi = xla::ffi;
 namespace {
 
 // Leading-dim strides of one operand against the broadcast leading shape (0 where the
-// operand has size 1), in units of its core size.
+// operand has size 1), in elements.
 struct Lead {
   std::vector<int64_t> stride;
-  int64_t core = 1;
 };
 
 inline uint32_t rotl(uint32_t x, int r) { return (x << r) | (x >> (32 - r)); }
@@ -206,7 +205,6 @@ ffi::Error EventRelax(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> J, ffi::Buffer
   // operand -> leading strides; every operand has the same number of leading dims
   auto lead = [&](auto dims, int64_t core_rank, int64_t core, Lead* out) -> bool {
     if (static_cast<int64_t>(dims.size()) != L + core_rank) return false;
-    out->core = core;
     out->stride.assign(L, 0);
     int64_t stride = core;
     for (int64_t l = L - 1; l >= 0; --l) {
