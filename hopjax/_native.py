@@ -94,10 +94,10 @@ def threefry_words(key):
     if not jax.config.jax_threefry_partitionable:
         return None
     if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
-        return jax.random.key_data(key) if str(jax.random.key_impl(key)) == "threefry2x32" else None
-    if key.dtype == jnp.uint32 and key.shape == (2,) and jax.config.jax_default_prng_impl == "threefry2x32":
-        return key
-    return None
+        threefry = str(jax.random.key_impl(key)) == "threefry2x32"
+        return jax.random.key_data(key) if threefry else None
+    legacy = key.dtype == jnp.uint32 and key.shape == (2,)
+    return key if legacy and jax.config.jax_default_prng_impl == "threefry2x32" else None
 
 
 def event_relax(J, sigma, h, key_words, frozen, bias, max_sweeps, *, sequential: bool):
@@ -106,8 +106,8 @@ def event_relax(J, sigma, h, key_words, frozen, bias, max_sweeps, *, sequential:
     J (N, N), sigma / h (B, N) float32 (h = the local fields of sigma); key_words (2,) uint32
     (`threefry_words`): sweep t visits `dynamics.sweep_keys(key, t, N)` order, or index order
     if ``sequential``; frozen (B, N) bool; bias (N,) (for `dynamics.tie_tolerance`, computed
-    here); max_sweeps scalar. Returns (sigma, h,
-    sweeps (B,) int32 that flipped a spin, active (B,) bool: the last sweep flipped a spin).
+    here); max_sweeps scalar. Returns (sigma, h, sweeps (B,) int32 that flipped a spin,
+    active (B,) bool: the last sweep flipped a spin).
     vmaps by adding leading dims, broadcast inside the kernel (a shared J is never copied).
     """
     B, N = sigma.shape

@@ -276,7 +276,10 @@ def sweep_keys(key, t, N, random_order=True):
     """Visiting keys (N,) uint32 of sweep ``t`` of `relax(key, ...)`: the sweep visits spins in
     increasing (keys[i], i) order. Random orders use N random 32-bit keys, which give a uniformly
     random permutation (ties, with probability ~N²/2³³, are broken by index, as in
-    `jax.random.permutation`); the sequential order uses all-zero keys."""
+    `jax.random.permutation`); the sequential order uses all-zero keys.
+
+    The CPU kernel (``csrc/event_relax.cc``, `sweep_keys` there) computes the same keys from
+    the key's Threefry words: change both together (the identity tests compare them)."""
     if not random_order:
         return jnp.zeros((N,), jnp.uint32)
     return jax.random.bits(jax.random.split(jax.random.fold_in(key, t))[0], (N,), jnp.uint32)
@@ -383,6 +386,7 @@ def _relax_flat(key, J, s, bias, frozen, max_sweeps, T, *, mode, method, block, 
     if method == "event" and hot:
         raise ValueError("method='event' is for zero temperature; use 'blocked' or 'plain'")
     random_order = mode != "sequential"
+
     def jax_relax():
         run = _async_sweep_fn(J, T, frozen, tie_tolerance(J, bias), method, block)
 

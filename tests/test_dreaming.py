@@ -1,3 +1,5 @@
+import importlib
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -109,6 +111,27 @@ def test_update_keeps_symmetry_zero_diagonal_and_follows_the_paper():
         state, _ = rule.update(jax.random.key(20 + t), state, xi)
         J = _paper_step(jax.random.key(20 + t), J, xi, tau)
         np.testing.assert_allclose(state.J, J, atol=1e-6)
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_fused_outer_product_update_equals_the_matrix_product(batch, monkeypatch):
+    # small K builds ΔJ from fused outer products (rows by a one-hot product), larger K by
+    # one rank-2K product: exact integers times the same scale, so the same J bit for bit
+    dd = importlib.import_module("hopjax.rules.daydreaming")  # the module, not the function
+    xi = patterns.random(jax.random.key(7), 12, 60)
+    mask = jnp.arange(12) < 9  # padded rows must never be reinforced by either path
+
+    def run():
+        rule = rules.daydreaming(5.0, batch=batch)
+        state = rule.init(jax.random.key(0), xi, mask)
+        for t in range(6):
+            state, _ = jax.jit(rule.update)(jax.random.key(40 + t), state, xi, mask)
+        return np.asarray(state.J)
+
+    assert batch <= dd.OUTER_MAX_BATCH
+    fused = run()
+    monkeypatch.setattr(dd, "OUTER_MAX_BATCH", 0)
+    np.testing.assert_array_equal(fused, run())
 
 
 def test_infinite_tau_moves_nothing_and_normalisation_keeps_the_norm():

@@ -159,15 +159,18 @@ def daydreaming(tau, *, init: str = "hebb", steps_per_epoch="P", normalize: str 
         start = jax.random.rademacher(k_start, (K, N), dtype=J.dtype)
         dream = dynamics.relax(k_relax, J, start, mode=mode, max_sweeps=max_sweeps, **relax_options)
         mu = real[jax.random.randint(k_mu, (K,), 0, jnp.maximum(P, 1))]
-        x, s = xi[mu], dream.sigma
+        s = dream.sigma
+        if K <= OUTER_MAX_BATCH:  # rows as a one-hot product (see below)
+            x = matmul(jax.nn.one_hot(mu, xi.shape[0], dtype=J.dtype), xi)
+        else:
+            x = xi[mu]
         # no real pattern: no step at all (the dream term alone would break the zero diagonal)
         scale = jnp.where(P > 0, 1.0 / (jnp.asarray(tau, J.dtype) * (N * K)), 0.0)
         # ΔJ = (XᵀX − SᵀS)·scale: its entries are exact integers times scale, so J stays
         # exactly symmetric with a zero diagonal, whichever way it is built
         if K <= OUTER_MAX_BATCH:  # elementwise: XLA fuses it into one pass over J
-            # the rows as a one-hot product: a gather fused into that pass would redo its
-            # index arithmetic for every element of J (6x slower update on a CPU)
-            x = matmul(jax.nn.one_hot(mu, xi.shape[0], dtype=J.dtype), xi)
+            # (x came from a one-hot product, exact: a gather fused into that pass would redo
+            # its index arithmetic for every element of J, a 6x slower update on a CPU)
             D = sum(x[k][:, None] * x[k][None, :] - s[k][:, None] * s[k][None, :]
                     for k in range(K))
         else:  # one rank-2K product of ±1 matrices
