@@ -7,7 +7,7 @@ the point's seed and masked down, so one compiled function serves the whole grid
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import jax
 import jax.numpy as jnp
@@ -15,7 +15,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from hopjax import dynamics, metrics, patterns, rules
-from hopjax.config import Load, Overlap, Strict
+from hopjax.config import ChunkSize, Load, MegaBytes, Name, Overlap, Real, Seed, Strict
 from hopjax.sweep import Dim
 
 # name -> J(xi (P_max, N), mask (P_max,)); closed-form rules take the padded mask
@@ -54,8 +54,8 @@ class Data(Strict):
 
 
 class Dynamics(Strict):
-    mode: Mode | list[Mode] = "async"
-    T: float | list[float] | None = None
+    mode: Mode | Annotated[list[Mode], Field(min_length=1)] = "async"
+    T: Real | list[Real] | None = None
     max_sweeps: int = Field(default=100, ge=1, le=100_000)
 
     @model_validator(mode="after")
@@ -74,21 +74,29 @@ class SweepConfig(Strict):
     """Fields every sweep experiment has. Subclasses add their own and define
     `bytes_per_point` (working set of one grid point) and `values_per_point`."""
 
-    name: str = Field(min_length=1)
+    name: Name
     N: int = Field(ge=8, le=50_000)
-    seed: int = Field(default=0, ge=0)
+    seed: Seed = 0
     seeds: int = Field(default=1, ge=1, le=10_000)
     data: Data
     dynamics: Dynamics = Dynamics()
     m0: list[Overlap] = Field(min_length=1)
     samples: int = Field(default=1, ge=1, le=10_000)
     feature_maps: bool = False
-    memory_budget_mb: float = Field(default=1024.0, gt=0)
-    chunk_size: int | None = Field(default=None, ge=1)
+    memory_budget_mb: MegaBytes = 1024.0
+    chunk_size: ChunkSize | None = None
     quick: dict | None = None
 
     @model_validator(mode="after")
     def _fits(self):
+        # no empty grid point: every α gives P >= 1 patterns (every α_D, D >= 1 features)
+        for name, sym, what in (("alpha", "α", "P"), ("alpha_D", "α_D", "D")):
+            for a in getattr(self.data, name) or []:
+                if patterns.count(a, self.N) < 1:
+                    raise ValueError(
+                        f"data.{name}: {sym} = {a:g} gives {what} = round({sym} N) = 0 "
+                        f"{'patterns' if what == 'P' else 'features'} at N = {self.N}; every "
+                        f"{sym} must be > 0.5/N = {0.5 / self.N:.4g} (or raise N)")
         if self.data.kind == "mnist":
             k = self.data.crop or mnist_crop_default()
             if self.N != k * k:
@@ -236,11 +244,12 @@ def observer(cfg, mode):
         if cfg.data.kind == "mnist":
             final = settle(k_test, J, c["test"], T)
             proto = c["prototypes"][c["test_labels"]]
-            out["test_mf"] = jnp.mean(jnp.mean(final * c["test"], axis=-1))
-            out["test_proto"] = jnp.mean(jnp.mean(final * proto, axis=-1))
+            out["test_mf"] = metrics.fixed_mean(metrics.fixed_mean(final * c["test"], -1))
+            out["test_proto"] = metrics.fixed_mean(metrics.fixed_mean(final * proto, -1))
             final = settle(k_train, J, xi, T)
             proto = c["prototypes"][c["train_labels"][p["seed"]]]
-            out["train_proto"] = jnp.sum(jnp.mean(final * proto, axis=-1) * mask) / jnp.sum(mask)
+            out["train_proto"] = metrics.fixed_mean(metrics.fixed_mean(final * proto, -1),
+                                                    mask=mask)
         return out
 
     return observe

@@ -10,7 +10,7 @@ features) plus the convergence observables of the paper's Fig. 1: τ·‖ΔJ‖ 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import jax
 import numpy as np
@@ -18,19 +18,20 @@ from pydantic import Field, model_validator
 
 from experiments import common
 from experiments.common import SweepConfig, as_list
-from hopjax import rules
-from hopjax.config import Strict
+from hopjax import metrics, rules
+from hopjax.config import Real, Strict
 from hopjax.sweep import Dim, Plan
 
 
 class Training(Strict):
-    tau: float | list[float] = Field(default=20.0)
+    tau: Real | list[Real] = Field(default=20.0)
     epochs: int = Field(ge=1, le=1_000_000)
-    record: list[int] | int = Field(default=12)
+    # epochs to record, or the number of log-spaced records
+    record: list[Annotated[int, Field(ge=0, le=1_000_000)]] | Annotated[int, Field(le=10_000)] = 12
     init: Literal["hebb", "hebb_P", "zeros", "gaussian"] = "hebb"
     steps_per_epoch: Literal["P", "N"] = "P"
     normalize: Literal["frobenius", "none"] = "frobenius"
-    j_max: float | list[float] | None = None
+    j_max: Real | list[Real] | None = None
     batch: int = Field(default=1, ge=1, le=4096)
     max_sweeps: int = Field(default=200, ge=1, le=100_000)
 
@@ -110,7 +111,7 @@ def _point_fn(cfg, static):
         # the same cues for every snapshot: the maps differ only through J
         out = jax.vmap(lambda J: observe(k_map, J, xi, mask, rf, T, c, p))(record.J)
         out["tau_delta"] = p["tau"] * record.info.delta_norm
-        out["dist_hebb"] = record.dist_hebb / record.hebb_norm
+        out["dist_hebb"] = metrics.fixed_div(record.dist_hebb, record.hebb_norm)
         return out
 
     return point

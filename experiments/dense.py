@@ -33,10 +33,11 @@ from pydantic import Field, model_validator
 
 from experiments import common
 from hopjax import dense, metrics, patterns
-from hopjax.config import Load, Overlap, Strict
+from hopjax.config import ChunkSize, Load, MegaBytes, Name, Overlap, Seed, Strict
 from hopjax.sweep import Dim, Plan
 
 CAPACITY_THRESHOLD = 0.95  # P_c: largest P with this fraction of patterns retrieved
+EXP_N_MAX = 64  # F = exp: P ∝ 2^N/N patterns, beyond any memory (and float range) above this
 
 
 def double_factorial(n: int) -> int:
@@ -58,6 +59,9 @@ class Memory(Strict):
             raise ValueError("a: F 'exp' takes no power a (leave it out)")
         if any(not 8 <= n <= 4096 for n in self.N) or len(set(self.N)) != len(self.N):
             raise ValueError(f"N: must be distinct integers in [8, 4096] (got {self.N})")
+        if self.F == "exp" and max(self.N) > EXP_N_MAX:
+            raise ValueError(f"N: F 'exp' stores about 2^N/N patterns per unit load: N must be "
+                             f"<= {EXP_N_MAX} (got {max(self.N)})")
         return self
 
     @property
@@ -102,16 +106,16 @@ class Dynamics(Strict):
 
 class Config(Strict):
     experiment: Literal["dense"]
-    name: str = Field(min_length=1)
-    seed: int = Field(default=0, ge=0)
+    name: Name
+    seed: Seed = 0
     seeds: int = Field(default=1, ge=1, le=10_000)
     memories: list[Memory] = Field(min_length=1)
     load: list[Load] = Field(min_length=1)
     m0: list[Overlap] = Field(default=[1.0, 0.8], min_length=1)
     probes: int = Field(default=64, ge=1, le=4096)
     dynamics: Dynamics = Dynamics()
-    memory_budget_mb: float = Field(default=1024.0, gt=0)
-    chunk_size: int | None = Field(default=None, ge=1)
+    memory_budget_mb: MegaBytes = 1024.0
+    chunk_size: ChunkSize | None = None
     quick: dict | None = None
 
     @model_validator(mode="after")
@@ -208,11 +212,11 @@ def observer(cfg, memory, N, Pm):
         # keeps the spin), exactly the test the dynamics applies
         aligned = dense.drive(xi, probe, mask=mask, **kw) * probe >= 0
 
-        def frac(x):  # mean over the real (stored) probes
-            return jnp.sum(x * real) / jnp.maximum(jnp.sum(real), 1)
+        def frac(x):  # mean over the real (stored) probes (fixed order: any batch layout)
+            return metrics.fixed_mean(x, mask=real)
 
         out = {"stable_fraction": frac(jnp.all(aligned, -1).astype(jnp.float32)),
-               "bit_stability": frac(jnp.mean(aligned.astype(jnp.float32), -1))}
+               "bit_stability": frac(metrics.fixed_mean(aligned.astype(jnp.float32), -1))}
 
         # pattern μ's cues come from fold_in(k_cue, μ), as in `hopjax.metrics.retrieval_map`
         def cues(mu, x):
@@ -224,7 +228,7 @@ def observer(cfg, memory, N, Pm):
         final, _, status = dense.relax(k_dyn, xi, flat, mask=mask, mode=cfg.dynamics.mode,
                                        max_sweeps=cfg.dynamics.max_sweeps, **kw)
         final, status = final.reshape(cue.shape), status.reshape(cue.shape[:-1])
-        mf = jnp.mean(final * probe, axis=-1)  # (M, K)
+        mf = metrics.fixed_mean(final * probe, axis=-1)  # (M, K)
         out["mf_mean"], out["mf_std"] = metrics.masked_mean_std(mf, real[None], axis=1)
         hit = jnp.all(final == probe, axis=-1).astype(jnp.float32)
         done = (status == dense.FIXED_POINT).astype(jnp.float32)

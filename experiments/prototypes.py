@@ -27,7 +27,7 @@ Daydreaming the convergence record at the recorded epochs (NaN for other models)
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import jax
 import jax.numpy as jnp
@@ -36,10 +36,11 @@ from jax import lax
 from pydantic import Field, model_validator
 
 from experiments import common
-from hopjax import dynamics, modern, rules
+from hopjax import dynamics, metrics, modern, rules
 from hopjax._precision import matmul
-from hopjax.config import Strict
+from hopjax.config import ChunkSize, MegaBytes, Name, Real, Seed, Strict
 from hopjax.datasets import mnist
+from hopjax.files import atomic_write
 from hopjax.sweep import Dim, Plan
 
 MODELS = ("hebb", "pseudo_inverse", "daydreaming", "modern", "nearest")
@@ -56,11 +57,11 @@ class Data(Strict):
 class Training(Strict):
     """Daydreaming on the 10 prototypes (an epoch = P = 10 steps)."""
 
-    tau: float = Field(default=20.0, gt=0)
+    tau: Real = Field(default=20.0, gt=0)
     epochs: int = Field(ge=1, le=1_000_000)
-    record: list[int] = Field(min_length=1)
+    record: list[Annotated[int, Field(ge=0, le=1_000_000)]] = Field(min_length=1)
     init: Literal["hebb", "hebb_P", "zeros", "gaussian"] = "hebb_P"
-    j_max: float | None = Field(default=None, gt=0)
+    j_max: Real | None = Field(default=None, gt=0)
     max_sweeps: int = Field(default=200, ge=1, le=100_000)
     monitor: int = Field(default=10_000, ge=1, le=10_000)  # test images of the curve
 
@@ -79,7 +80,7 @@ class Dynamics(Strict):
 
 
 class Modern(Strict):
-    beta: list[float] = Field(default=[1.0], min_length=1)
+    beta: list[Real] = Field(default=[1.0], min_length=1)
     max_iter: int = Field(default=100, ge=1, le=100_000)
 
     @model_validator(mode="after")
@@ -91,18 +92,19 @@ class Modern(Strict):
 
 class Config(Strict):
     experiment: Literal["prototypes"]
-    name: str = Field(min_length=1)
+    name: Name
     N: int = Field(ge=16, le=784)
-    seed: int = Field(default=0, ge=0)
+    seed: Seed = 0
     seeds: int = Field(default=3, ge=1, le=1000)
     models: list[Model] = Field(default=list(MODELS), min_length=1)
     data: Data = Data()
     training: Training
     dynamics: Dynamics = Dynamics()
     modern: Modern = Modern()
-    test_chunk: int = Field(default=1000, ge=1)  # test images relaxed per call (memory bound)
-    memory_budget_mb: float = Field(default=1024.0, gt=0)
-    chunk_size: int | None = Field(default=None, ge=1)
+    # test images relaxed per call (memory bound)
+    test_chunk: int = Field(default=1000, ge=1, le=10_000)
+    memory_budget_mb: MegaBytes = 1024.0
+    chunk_size: ChunkSize | None = None
     quick: dict | None = None
 
     @model_validator(mode="after")
@@ -226,7 +228,7 @@ def _point_fn(cfg, model):
 
     def fixed_fraction(key, J, protos):
         s = dynamics.relax(key, J, protos, mode=dyn.mode, max_sweeps=dyn.max_sweeps).sigma
-        return jnp.mean(jnp.all(s == protos, axis=-1).astype(jnp.float32))
+        return metrics.fixed_mean(jnp.all(s == protos, axis=-1).astype(jnp.float32))
 
     def hopfield(key, p, c):
         protos, test = c["prototypes"], c["test"]
@@ -240,8 +242,8 @@ def _point_fn(cfg, model):
             def at(Jr):
                 lab = relax_labels(k_curve, Jr, protos, test[:n_mon])[: cfg.training.monitor]
                 true = c["test_labels"][: cfg.training.monitor]
-                return (100 * jnp.mean((lab == true).astype(jnp.float32)),
-                        100 * jnp.mean((lab == -1).astype(jnp.float32)),
+                return (100 * metrics.fixed_mean((lab == true).astype(jnp.float32)),
+                        100 * metrics.fixed_mean((lab == -1).astype(jnp.float32)),
                         fixed_fraction(k_fix, Jr, protos))
             out["curve_accuracy"], out["curve_spurious"], out["curve_fixed"] = lax.map(at, rec.J)
         return out
@@ -258,7 +260,7 @@ def _point_fn(cfg, model):
         fixed = jax.vmap(labels, (0, None))(betas, protos) == jnp.arange(protos.shape[0])
         return {"pred": pred.astype(jnp.int8),
                 # a fixed point at every β it was asked for; the fraction is over β too
-                "fixed_fraction": jnp.mean(fixed.astype(jnp.float32)),
+                "fixed_fraction": metrics.fixed_mean(fixed.astype(jnp.float32)),
                 "curve_accuracy": nan_curve, "curve_spurious": nan_curve, "curve_fixed": nan_curve}
 
     def nearest_net(key, p, c):
@@ -389,6 +391,6 @@ def _curve_plot(ds, stem):
     ax.legend()
     fig.tight_layout()
     path = stem.with_suffix(".png")
-    fig.savefig(path, dpi=120)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
     plt.close(fig)
     return [path]

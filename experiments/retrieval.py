@@ -10,10 +10,11 @@ Outputs per point: mf_mean, mf_std, fixed_point (m0,); basin_size, stable_fracti
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import jax
 import numpy as np
+from pydantic import Field
 
 from experiments import common
 from experiments.common import RULES, SweepConfig, as_list
@@ -24,7 +25,7 @@ RuleName = Literal[tuple(RULES)]
 
 class Config(SweepConfig):
     experiment: Literal["retrieval"]
-    rule: RuleName | list[RuleName] = "hebb"
+    rule: RuleName | Annotated[list[RuleName], Field(min_length=1)] = "hebb"
 
     def n_points(self) -> int:
         return self.grid_size() * len(as_list(self.rule))

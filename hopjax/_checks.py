@@ -38,9 +38,22 @@ def check_overlap(m0, name: str = "m0") -> None:
         raise ValueError(f"{name} must lie in [-1, 1]; got {np.ravel(v)[:5].tolist()}")
 
 
-def check_square(J, name: str = "J", *, symmetric: bool = False) -> None:
+def check_finite(x, name: str) -> None:
+    """No NaN or ±inf entries (a NaN would otherwise surface as some unrelated failure)."""
+    v = concrete(x)
+    if v is not None and np.issubdtype(v.dtype, np.inexact) and not np.all(np.isfinite(v)):
+        bad = np.ravel(v[~np.isfinite(v)])[:3]
+        raise ValueError(f"{name} has non-finite entries (such as {bad.tolist()}); "
+                         "couplings must be finite")
+
+
+def check_square(J, name: str = "J", *, symmetric: bool = False, finite: bool = True) -> None:
+    """Square (..., N, N); finite entries unless ``finite=False``; symmetric if asked. The
+    finiteness check comes first: NaN ≠ NaN would otherwise read as "not symmetric"."""
     if J.ndim < 2 or J.shape[-1] != J.shape[-2]:
         raise ValueError(f"{name} must be a square (N, N) matrix; got shape {tuple(J.shape)}")
+    if finite:
+        check_finite(J, name)
     if symmetric:
         v = concrete(J)
         if v is not None and not np.allclose(v, np.swapaxes(v, -1, -2), rtol=1e-5, atol=1e-6):
@@ -60,3 +73,12 @@ def check_nonneg(x, name: str) -> None:
     v = concrete(x)
     if v is not None and np.any(~(v >= 0)):
         raise ValueError(f"{name} must be >= 0; got {np.ravel(v)[:5].tolist()}")
+
+
+def check_patterns(xi, name: str = "xi") -> None:
+    """Patterns (..., P, N) with P ≥ 1 (a shape check: it also runs inside jit / vmap)."""
+    shape = np.shape(xi)
+    if len(shape) < 2:
+        raise ValueError(f"{name} must be patterns (..., P, N); got shape {tuple(shape)}")
+    if shape[-2] == 0:
+        raise ValueError(f"need at least one pattern, got P = 0 ({name} has shape {tuple(shape)})")

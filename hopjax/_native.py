@@ -30,10 +30,11 @@ FLAGS = ("-O3", "-march=native", "-std=c++17", "-shared", "-fPIC")
 
 
 def _cache_dir() -> pathlib.Path:
-    if os.environ.get("HOPJAX_CACHE"):
-        return pathlib.Path(os.environ["HOPJAX_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache"
-    return pathlib.Path(base) / "hopjax"
+    # the one resolver of hopjax.cache; its CacheError is an OSError: `available` warns and
+    # falls back to the pure-JAX sweeps
+    from hopjax.cache import cache_dir
+
+    return cache_dir()
 
 
 def _cpu_signature() -> bytes:

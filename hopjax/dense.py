@@ -23,6 +23,16 @@ exponents are ≤ 2 and the largest is ≥ −2, so nothing overflows or underfl
 sum at any N. `energy` returns the log-energy −lse_μ(ξ^μ·σ) = −log(−E) for ``F="exp"`` (see
 there).
 
+Polynomial memories at large a: x^a overflows float32 once N^a > 3.4e38 (a ≥ 13 at N = 1000),
+and D_i became inf − inf = NaN. F(x) = x^a (and its rectified form) is homogeneous,
+F(c x) = c^a F(x), so every argument is multiplied by a power of two c = 2^{−k} (exact) chosen
+so that P·(max argument · c)^a stays below 2^{maxexp−3} of the float dtype: energies and drives
+are multiplied by c^a > 0 and every sign — all the dynamics uses — is unchanged. The dynamics
+picks k per state from its largest overlap (the most dynamic range for the small terms);
+`energy` picks it from N alone, so that energies of different states stay comparable. k = 0
+(exactly the unscaled numbers, and no extra operation for a static a) whenever P (N + 2)^a fits,
+e.g. every a ≤ 11 at N = 1000, P ≤ 100 in float32.
+
 Padded patterns: ``mask`` (P,) marks the real rows; masked rows contribute nothing.
 Batches: ``sigma`` (..., N) relax together and share each sweep's visiting order (drawn from
 ``key`` exactly as in `hopjax.dynamics.relax`, so a = 2 follows the Hebb trajectory).
@@ -31,6 +41,8 @@ Batches: ``sigma`` (..., N) relax together and share each sweep's visiting order
 from __future__ import annotations
 
 from functools import partial
+
+import math
 
 import jax
 import jax.numpy as jnp
@@ -89,25 +101,54 @@ def _shift(o, mask, F):
     return jnp.where(jnp.isfinite(m), m, 0.0)  # all patterns masked: any finite shift
 
 
-def _drive_one(o, m, x, s, mask, F, a_int, a):
-    """D_i (B,) for one spin: overlaps o (B, P), shift m (B, 1), column x = ξ_{:,i} (P,),
-    spin s (B,). r = o − x s excludes spin i."""
+def _poly_scale(bound, P, dtype, F, a_int, a):
+    """Power of two c > 0 (shape of ``bound``) with P·(bound·c)^a ≤ 2^(maxexp − 3), or None when
+    c = 1 for sure (exp; or a static a and a static bound that fit): see the module docstring.
+    ``bound`` ≥ every |argument| of F. The headroom 2³ covers the differences and sums of D."""
+    if F == "exp":
+        return None
+    budget = jnp.finfo(dtype).maxexp - 3 - math.log2(max(P, 1))
+    if a_int is not None and isinstance(bound, (int, float)):
+        if a_int * math.log2(bound) <= budget:
+            return None
+    e_max = budget / (a_int if a_int is not None else a)
+    k = jnp.maximum(jnp.ceil(jnp.log2(jnp.asarray(bound, dtype)) - e_max), 0.0)
+    return jnp.ldexp(jnp.ones((), dtype), -k.astype(jnp.int32))  # exact power of two
+
+
+def _state_scale(o, mask, P, N, F, a_int, a):
+    """Per-state scale c (B, 1) or None for the dynamics: |arguments| ≤ max_μ |o_μ| + 2."""
+    if _poly_scale(N + 2, P, o.dtype, F, a_int, a) is None:  # static: never needed
+        return None
+    bound = jnp.max(jnp.where(mask, jnp.abs(o), 0.0), axis=-1, keepdims=True) + 2.0
+    return _poly_scale(bound, P, o.dtype, F, a_int, a)
+
+
+def _drive_one(o, m, c, x, s, mask, F, a_int, a):
+    """D_i (B,) for one spin: overlaps o (B, P), shift m (B, 1), scale c (B, 1) or None,
+    column x = ξ_{:,i} (P,), spin s (B,). r = o − x s excludes spin i."""
     r = o - x[None, :] * s[:, None] - m
+    if c is not None:  # powers of two: r c and x c are exact
+        r, x = r * c, x[None, :] * c
     d = _F(r + x, F, a_int, a) - _F(r - x, F, a_int, a)
     return jnp.sum(jnp.where(mask, d, 0.0), axis=-1)
 
 
-def _drive_all(xi, o, m, s, mask, F, a_int, a):
+def _drive_all(xi, o, m, c, s, mask, F, a_int, a):
     """D (B, N) for all spins at once with two matmuls (no (B, N, P) array).
 
     With ξ^μ_i σ_i = ±1, r^μ_i = o_μ ∓ 1 and F(r+ξ) − F(r−ξ) = ξ^μ_i·A_μ if ξ^μ_i σ_i = 1,
     ξ^μ_i·C_μ otherwise, where A = F(o) − F(o−2), C = F(o+2) − F(o). Hence
-    D_i = Σ_μ ξ^μ_i (A_μ + C_μ)/2 + σ_i Σ_μ (A_μ − C_μ)/2.
+    D_i = Σ_μ ξ^μ_i (A_μ + C_μ)/2 + σ_i Σ_μ (A_μ − C_μ)/2. Shift m, scale c (or None) as in
+    `_drive_one`.
     """
     o = o - m
+    two = 2.0
+    if c is not None:
+        o, two = o * c, 2.0 * c
     f0 = _F(o, F, a_int, a)
-    A = jnp.where(mask, f0 - _F(o - 2.0, F, a_int, a), 0.0)
-    C = jnp.where(mask, _F(o + 2.0, F, a_int, a) - f0, 0.0)
+    A = jnp.where(mask, f0 - _F(o - two, F, a_int, a), 0.0)
+    C = jnp.where(mask, _F(o + two, F, a_int, a) - f0, 0.0)
     return matmul(0.5 * (A + C), xi) + s * jnp.sum(0.5 * (A - C), axis=-1, keepdims=True)
 
 
@@ -159,9 +200,15 @@ def energy(xi, sigma, *, F: str = "poly", a=3, mask=None):
       mask: (P,) bool marking real patterns of a padded array, or None.
 
     Returns:
-      (...) energies. For ``F="exp"`` the value is the log-energy −lse_μ(ξ^μ·σ) = −log(−E),
-      finite at any N (E itself is −e^{≈N} and overflows); it is an increasing function of E,
-      so it orders states — and their changes under the dynamics — exactly as E does.
+      (...) energies, in sigma's float dtype (float32; float64 under x64). For ``F="exp"`` the
+      value is the log-energy −lse_μ(ξ^μ·σ) = −log(−E), finite at any N (E itself is −e^{≈N}
+      and overflows); it is an increasing function of E, so it orders states — and their
+      changes under the dynamics — exactly as E does. For ``F="poly"``/``"rectified"`` it is
+      E exactly unless P N^a would overflow the float range (at N = 1000 in float32: never
+      for a ≤ 11 and P ≤ 10⁴, always for a ≥ 13); then it is E·2^{−k a}, with the smallest
+      integer k ≥ 0 that keeps
+      P (N 2^{−k})^a ≤ 2^{maxexp−3} — the same positive factor for every state of given N, P, a
+      (see the module docstring), so it still orders states as E does.
 
     >>> import jax, jax.numpy as jnp
     >>> xi = jnp.array([[1., 1., 1., 1.], [1., -1., 1., -1.]])
@@ -186,6 +233,10 @@ def _energy(xi, sigma, mask, a, *, F, a_int):
     o = matmul(sigma, xi.T)
     if F == "exp":
         return -jax.nn.logsumexp(jnp.where(mask, o, -jnp.inf), axis=-1)
+    P, N = xi.shape
+    c = _poly_scale(N, P, o.dtype, F, a_int, a)  # |ξ·σ| ≤ N: one factor for every state
+    if c is not None:
+        o = o * c
     return -jnp.sum(jnp.where(mask, _F(o, F, a_int, a), 0.0), axis=-1)
 
 
@@ -193,7 +244,9 @@ def drive(xi, sigma, *, F: str = "poly", a=3, mask=None):
     """Energy differences D (..., N): D_i = E(σ with σ_i = −1) − E(σ with σ_i = +1).
 
     The zero-temperature update is σ_i ← sign(D_i) (a tie keeps the spin). For ``F="exp"``
-    D is returned scaled by the positive factor e^{−max_μ ξ^μ·σ} (finite at any N).
+    D is returned scaled by the positive factor e^{−max_μ ξ^μ·σ} (finite at any N); for the
+    polynomials by 2^{−k a} with k ≥ 0 chosen per state (k = 0 unless it would overflow; module
+    docstring).
     For ``F="poly", a=2`` D = 4 Σ_μ ξ^μ_i r^μ_i = 4N h_i with h the Hebb field.
 
     >>> import jax.numpy as jnp
@@ -211,7 +264,8 @@ def drive(xi, sigma, *, F: str = "poly", a=3, mask=None):
 @partial(jax.jit, static_argnames=("F", "a_int"))
 def _drive_flat(xi, s, mask, a, *, F, a_int):
     o = matmul(s, xi.T)
-    return _drive_all(xi, o, _shift(o, mask, F), s, mask, F, a_int, a)
+    c = _state_scale(o, mask, *xi.shape, F, a_int, a)
+    return _drive_all(xi, o, _shift(o, mask, F), c, s, mask, F, a_int, a)
 
 
 def relax(key, xi, sigma, *, F: str = "poly", a=3, mode: str = "async", max_sweeps=100,
@@ -265,7 +319,8 @@ def _relax_flat(key, xi, s, mask, frozen, max_sweeps, a, *, F, a_int, mode):
     if mode == "sync":
         def parallel_update(t, s):
             o = matmul(s, xi.T)
-            return _new_spin(_drive_all(xi, o, _shift(o, mask, F), s, mask, F, a_int, a), s,
+            c = _state_scale(o, mask, *xi.shape, F, a_int, a)
+            return _new_spin(_drive_all(xi, o, _shift(o, mask, F), c, s, mask, F, a_int, a), s,
                              frozen)
 
         return dynamics.iterate_parallel(parallel_update, s, max_sweeps)
@@ -279,7 +334,8 @@ def _relax_flat(key, xi, s, mask, frozen, max_sweeps, a, *, F, a_int, mode):
             s, o = carry
             i = order[t]
             x, si = xiT[i], s[:, i]
-            d = _drive_one(o, _shift(o, mask, F), x, si, mask, F, a_int, a)
+            d = _drive_one(o, _shift(o, mask, F), _state_scale(o, mask, *xi.shape, F, a_int, a),
+                           x, si, mask, F, a_int, a)
             new = _new_spin(d, si, frozen[:, i])
             o = o + (new - si)[:, None] * x[None, :]  # O(P) overlap update
             return s.at[:, i].set(new), o

@@ -5,8 +5,10 @@ Conventions (science.md §1):
 * local field h_i = Σ_{j≠i} J_ij σ_j + b_i (the diagonal of J is ignored);
 * zero temperature: σ_i ← sign(h_i), and a spin with h_i = 0 keeps its value, so a flip
   strictly lowers E(σ) = −½σᵀJσ − bᵀσ and asynchronous dynamics always stops. A field within
-  float rounding of zero (`tie_tolerance`) counts as a tie, so results do not depend on the
-  order in which the fields were summed;
+  float rounding of zero counts as a tie, so results do not depend on the order in which the
+  fields were summed. The tolerance is per spin (`tie_tolerance`: 4 N eps (max_j |J_ij| + |b_i|),
+  row i of J without its diagonal), so one huge coupling widens the ties of its own two spins
+  only;
 * temperature T > 0 (heat bath / Glauber): σ_i = +1 with probability 1 / (1 + exp(−2h_i/T)).
 
 Batches: ``sigma`` is (..., N); all leading dimensions are trajectories relaxed together with
@@ -76,19 +78,28 @@ def local_field(J, sigma, bias=None):
 
 
 def tie_tolerance(J, bias=None):
-    """Fields with |h| below this are ties (the spin keeps its value).
+    """Per-spin tie tolerances (..., N): spin i treats |h_i| ≤ tol_i as a tie (keeps its value).
 
-    A field is a sum of N terms; its float rounding depends on the summation order (matrix
-    product blocking, batch size, flips applied one by one). 4 N eps max|J| bounds that error,
-    so a spin flips only when its field is against it beyond rounding, and the trajectory does
-    not depend on how the fields were summed. For Hebb couplings the smallest non-zero field is
-    1/N, far above it.
+    tol_i = 4 eps (N max_{j≠i} |J_ij| + |b_i|), eps of J's float dtype (float32, or float64
+    under x64). The field h_i = Σ_j J_ij σ_j + b_i is a sum of N terms of row i; its float
+    rounding depends on the summation order (matrix product blocking, batch size, flips applied
+    one by one) and every partial sum is bounded by N max_j |J_ij| + |b_i|, so tol_i bounds
+    that error: a spin flips only when its field is against it beyond rounding, and the
+    trajectory does not depend on how the fields were summed. The bound is per row (the
+    fields are updated with rows of the symmetric J) so that one huge coupling J_kl widens the
+    ties of spins k and l only, not of every spin. For Hebb couplings the smallest non-zero
+    field is 1/N, far above it. The CPU kernel (``csrc/event_relax.cc``) computes the same
+    float32 numbers.
     """
+    J = jnp.asarray(J)
+    N = J.shape[-1]
     eps = jnp.finfo(J.dtype).eps
-    scale = J.shape[-1] * jnp.max(jnp.abs(J))
+    m = jnp.max(jnp.abs(zero_diagonal(J)), axis=-1)  # the diagonal never enters h
     if bias is not None:
-        scale = scale + jnp.max(jnp.abs(bias))
-    return 4 * eps * scale
+        # (m + |b|/N)·N, not N·m + |b|: XLA:CPU contracts a product followed by a sum into an
+        # FMA and the C++ kernel does not, so no multiply may feed an add here (bit-for-bit)
+        m = m + jnp.abs(jnp.asarray(bias, J.dtype)) / N
+    return 4 * eps * (m * N)  # 4 eps is a power of two: exact
 
 
 def _new_spin(h, s, u, T, frozen, tol):
@@ -111,7 +122,7 @@ def _sweep_plain(J, sigma, h, order, u, T, frozen, tol):
         sigma, h = carry
         i = order[t]
         s = sigma[:, i]
-        new = _new_spin(h[:, i], s, u[:, t], T, frozen[:, i], tol)
+        new = _new_spin(h[:, i], s, u[:, t], T, frozen[:, i], tol[i])
         h = h + (new - s)[:, None] * J[i][None, :]
         return sigma.at[:, i].set(new), h
 
@@ -123,7 +134,8 @@ def _sweep_blocked(J, sigma, h, order, u, T, frozen, tol, block):
 
     Spin-major layout: sigma, h, frozen are (N+1, B) so that a block's rows are contiguous.
     J is (N+1, N+1) with a zero last row/column: index N is a frozen dummy spin used to pad the
-    order to a multiple of ``block``. u is (n_blocks·block, B).
+    order to a multiple of ``block``; tol (N+1,) per-spin tie tolerances. u is
+    (n_blocks·block, B).
     """
     n_blocks = order.shape[0] // block
     blocks = order.reshape(n_blocks, block)
@@ -133,11 +145,11 @@ def _sweep_blocked(J, sigma, h, order, u, T, frozen, tol, block):
         idx = blocks[b]
         Jrows = J[idx]
         Jb = Jrows[:, idx]
-        s0, hb, fb = sigma[idx], h[idx], frozen[idx]
+        s0, hb, fb, tb = sigma[idx], h[idx], frozen[idx], tol[idx]
         ub = lax.dynamic_slice_in_dim(u, b * block, block, axis=0)
         sb = s0
         for j in range(block):  # unrolled: the fields of later spins in the block see each flip
-            new = _new_spin(hb[j], sb[j], ub[j], T, fb[j], tol)
+            new = _new_spin(hb[j], sb[j], ub[j], T, fb[j], tb[j])
             hb = hb + Jb[j][:, None] * (new - sb[j])[None, :]
             sb = sb.at[j].set(new)
         h = h + matmul(Jrows.T, sb - s0)
@@ -172,8 +184,9 @@ def _sweep_event(J, sigma, h, keys, frozen, tol):
 
     The sweep visits spins in increasing (keys[i], i) order (`sweep_keys`). Each trajectory
     keeps a pointer into that order; an iteration finds, for every trajectory, the first spin
-    after its pointer with h_i σ_i < −tol, flips it and updates the fields with J's row (exactly
-    the plain method's operations). A trajectory with no such spin has finished the sweep.
+    after its pointer with h_i σ_i < −tol_i, flips it and updates the fields with J's row
+    (exactly the plain method's operations). A trajectory with no such spin has finished the
+    sweep. tol (N,): per-spin tie tolerances.
     Returns (sigma, h).
     """
     B, N = sigma.shape
@@ -242,8 +255,8 @@ def _async_sweep_fn(J, T, frozen, tol, method, block):
         order = jnp.concatenate([_order(keys), jnp.full((n_pad,), N, jnp.int32)])
         u = jnp.pad(u, ((0, 0), (0, n_pad))).T
         sp = jnp.pad(sigma, ((0, 0), (0, 1)), constant_values=1.0).T
-        sp, hp = _sweep_blocked(Jp, sp, jnp.pad(h, ((0, 0), (0, 1))).T, order, u, T, fp, tol,
-                                block)
+        sp, hp = _sweep_blocked(Jp, sp, jnp.pad(h, ((0, 0), (0, 1))).T, order, u, T, fp,
+                                jnp.pad(tol, (0, 1)), block)
         return sp[:N].T, hp[:N].T
     return run
 
@@ -307,7 +320,8 @@ def relax(key, J, sigma, *, mode: str = "async", max_sweeps=100, bias=None, T=No
 
     Args:
       key: PRNG key (visiting orders, Glauber noise).
-      J: couplings (N, N); symmetric for the asynchronous modes. Diagonal ignored.
+      J: couplings (N, N), finite; symmetric for the asynchronous modes. Diagonal ignored.
+        Computed in J's float dtype (float32; float64 under x64 for a float64 J).
       sigma: initial states (..., N), ±1.
       mode: ``"async"`` (fresh uniformly random order each sweep), ``"sequential"`` (order
         0..N−1), ``"sync"`` (all spins at once; may end in a 2-cycle), ``"glauber"``
@@ -321,6 +335,10 @@ def relax(key, J, sigma, *, mode: str = "async", max_sweeps=100, bias=None, T=No
 
     Returns:
       `Relaxed` (sigma (..., N) in sigma's dtype, sweeps (...) int32, status (...) int32).
+
+    Ties: a spin keeps its value when |h_i| ≤ `tie_tolerance` (J, bias)_i (per spin).
+    Eager inputs are checked (±1 spins, square J, finite J, symmetric J for the asynchronous
+    modes); inside jit / vmap the checks are skipped.
 
     >>> import jax
     >>> from hopjax import patterns, rules

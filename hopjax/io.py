@@ -13,12 +13,22 @@ Layout on disk for a final file ``out.nc``::
 
 Every file is written under a temporary name, fsynced and moved into place with
 ``os.replace``: readers only ever see complete files, and ``out.nc`` appears
-only once it is completely written. One writer per store at a time.
+only once it is completely written.
+
+Several writers. Any number of processes (on one host, or on hosts sharing a filesystem)
+may write the chunks of the *same* sweep at once: each chunk file carries the sweep's
+fingerprint and its chunk index and bounds, so a file of another sweep or a file moved onto
+another index is detected and recomputed, and two writers of the same chunk write the same
+bytes (the sweep is deterministic) through atomic replaces. A writer of a *different* sweep is
+refused while another writer is alive in the store, or while its chunks are there (unless
+``mode="overwrite"`` and nobody else is writing). Liveness is an ``flock`` each writer holds on
+its own ``writer-<host>-<pid>.lock`` in the work dir, which the kernel drops when the writer
+dies; opening and finalizing are serialised by a short-lived lock ``.out.nc.lock`` next to
+``out.nc``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import importlib.util
 import json
@@ -27,16 +37,21 @@ import operator
 import os
 import pathlib
 import shutil
+import uuid
 
 import numpy as np
 import xarray as xr
 
-__all__ = ["ResultStore", "load"]
+from hopjax.files import FileLock, atomic_write, writer_tag
+
+__all__ = ["ResultStore", "StoreBusyError", "chunks_on_disk", "load"]
 
 _PREFIX = "hopjax_"  # netCDF attribute prefix of JSON-encoded metadata
 _MANIFEST = "manifest.json"
 _LAYOUT_KEYS = ("grid_dims", "variables", "inner_coords", "chunk_bounds")
 _OVERWRITE_HINT = "pass --overwrite to replace it, or choose another --out"
+_META = "__hopjax_chunk__"  # per chunk file: [index, start, stop]
+_META_FP = "__hopjax_fingerprint__"
 
 
 # ----------------------------------------------------------------- file helpers
@@ -50,38 +65,6 @@ def _engine() -> str:
     netCDF4 writes the same NETCDF4/HDF5 format, so files are interchangeable.
     """
     return "h5netcdf" if importlib.util.find_spec("h5py") else "netcdf4"
-
-
-def _fsync_dir(directory: pathlib.Path) -> None:
-    # Makes the os.replace itself durable, not just the file contents.
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _atomic_write(path: pathlib.Path, write, tmp_dir: pathlib.Path | None = None) -> None:
-    """Call ``write(tmp_path)``, fsync it, then ``os.replace`` it onto ``path``.
-
-    ``tmp_dir`` must be on the same filesystem as ``path`` (default: its parent).
-    Temporary names start with '.' and end with '.tmp' so they never match a
-    finished file's name and can be cleaned up after a crash.
-    """
-    tmp = (tmp_dir or path.parent) / f".{path.name}.{os.getpid()}.tmp"
-    try:
-        write(tmp)
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    _fsync_dir(path.parent)
 
 
 def _rmtree(directory: pathlib.Path) -> None:
@@ -148,6 +131,8 @@ def _build_manifest(grid_dims, variables, inner_coords, chunk_bounds, attrs, fin
                 raise ValueError(f"variable {name!r}: inner dim {d!r} is also a grid dim")
             if inner_sizes.setdefault(d, s) != s:
                 raise ValueError(f"inner dim {d!r} has sizes {inner_sizes[d]} and {s} in different variables")
+        if str(name).startswith("__"):
+            raise ValueError(f"variable {name!r}: names starting with '__' are reserved")
         dt = np.dtype(dtype)
         if dt.hasobject:
             raise ValueError(f"variable {name!r}: object dtype cannot be stored")
@@ -189,18 +174,23 @@ def _build_manifest(grid_dims, variables, inner_coords, chunk_bounds, attrs, fin
 # ------------------------------------------------------------------- the store
 
 
+class StoreBusyError(FileExistsError):
+    """Another live writer holds the store, for a different sweep or while overwriting."""
+
+
 class ResultStore:
     """Chunked, crash-safe results of a sweep, finalised into one netCDF file.
 
     Typical use::
 
-        store = ResultStore.create(out, grid_dims=..., variables=..., ...)
-        for i in store.pending():
-            start, stop = store.chunk_bounds[i]
-            store.write_chunk(i, compute(start, stop))
-        store.finalize()
+        with ResultStore.create(out, grid_dims=..., variables=..., ...) as store:
+            for i in store.pending():
+                start, stop = store.chunk_bounds[i]
+                store.write_chunk(i, compute(start, stop))
+            store.finalize()
 
-    Build instances with :meth:`create`.
+    Build instances with :meth:`create`. A store holds a writer lock until :meth:`close`,
+    :meth:`finalize` or the end of its process.
     """
 
     def __init__(self, path: pathlib.Path, manifest: dict):
@@ -215,6 +205,8 @@ class ResultStore:
         self.chunk_bounds: list[tuple[int, int]] = [tuple(b) for b in manifest["chunk_bounds"]]
         self._done: set[int] = set()
         self._complete = False
+        self._mutex = FileLock(path.with_name(f".{path.name}.lock"), unlink_on_exit=True)
+        self._writer: FileLock | None = None
 
     @classmethod
     def create(
@@ -240,14 +232,15 @@ class ResultStore:
         fingerprint: identifies the computation; only matching stores are resumed.
 
         "resume": a finished file with the same fingerprint makes the store
-        ``complete``; a work dir with the same fingerprint (and layout) is
-        reused, dropping corrupt chunk files. Anything else already there raises
-        ``FileExistsError``. Exception: a matching work dir is resumed even when
-        an older file with another fingerprint exists at ``path``; that only
-        happens after an interrupted ``--overwrite`` run, whose finalize then
-        replaces the old file.
+        ``complete``; a work dir with the same fingerprint (and layout) is joined,
+        dropping chunk files that are damaged or belong to another sweep or index.
+        Anything else already there raises ``FileExistsError``. Exception: a matching
+        work dir is resumed even when an older file with another fingerprint exists at
+        ``path``; that only happens after an interrupted ``--overwrite`` run, whose
+        finalize then replaces the old file.
         "overwrite": wipe the work dir; an existing final file is left intact
-        until :meth:`finalize` replaces it.
+        until :meth:`finalize` replaces it. Refused (`StoreBusyError`) while any other
+        writer is alive in the store.
         """
         if mode not in ("resume", "overwrite"):
             raise ValueError(f"mode must be 'resume' or 'overwrite', got {mode!r}")
@@ -257,46 +250,93 @@ class ResultStore:
         store._open(mode)
         return store
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self) -> None:
+        """Stop being a writer of this store (chunks written so far stay)."""
+        if self._writer is not None:
+            self._writer.release(unlink=True)
+            self._writer = None
+
     # -- opening / resuming
 
     def _open(self, mode: str) -> None:
         fp = self._manifest["fingerprint"]
-        if mode == "overwrite":
-            _rmtree(self.work_dir)
-        else:
-            if self.path.exists() and _final_fingerprint(self.path) == fp:
-                # A leftover work dir means a crash between os.replace and cleanup.
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._mutex:  # under the lock: another writer may be finalizing right now
+            self._open_locked(mode, fp)
+
+    def _open_locked(self, mode: str, fp: str) -> None:
+        live = self._live_writers()
+        if mode == "resume" and self._finished_elsewhere():
+            self._mark_complete()
+            if not live:  # a leftover work dir means a crash between replace and cleanup
                 _rmtree(self.work_dir)
-                self._done = set(range(len(self.chunk_bounds)))
-                self._complete = True
-                return
-            old = self._read_work_manifest()
-            if old is not None and old.get("fingerprint") == fp:
-                if any(old.get(k) != self._manifest[k] for k in _LAYOUT_KEYS):
-                    raise FileExistsError(
-                        f"{self.work_dir} holds partial results with the same fingerprint but a different "
-                        f"grid/variables/chunking; {_OVERWRITE_HINT}"
-                    )
-                self._clean_tmp()
-                self._done = {i for i in range(len(self.chunk_bounds)) if self._chunk_ok(i)}
-                # Attrs (devices, versions, ...) describe the run that finishes the store.
-                self._write_manifest()
-                return
-            if self.path.exists():
+            return
+        old = self._read_work_manifest(ignore_orphans=mode == "overwrite")
+        if mode == "overwrite":
+            if live:
+                raise StoreBusyError(
+                    f"{self.work_dir} is being written by another hopjax run ({_who(live)}); "
+                    "wait for it to finish or stop it before --overwrite")
+            _rmtree(self.work_dir)
+        elif old is not None and old.get("fingerprint") == fp:
+            if any(old.get(k) != self._manifest[k] for k in _LAYOUT_KEYS):
                 raise FileExistsError(
-                    f"{self.path} exists and is not a finished result of this computation "
-                    f"(different fingerprint); {_OVERWRITE_HINT}"
+                    f"{self.work_dir} holds partial results with the same fingerprint but a different "
+                    f"grid/variables/chunking; {_OVERWRITE_HINT}"
                 )
-            if old is not None:
-                raise FileExistsError(
-                    f"{self.work_dir} holds partial results of a different computation "
-                    f"(fingerprint {old.get('fingerprint')!r}, expected {fp!r}); {_OVERWRITE_HINT}"
-                )
+            self._register()
+            if not live:
+                self._clean_tmp()  # nobody is mid-write: any temporary file is a dead one's
+            self._done = {i for i in range(len(self.chunk_bounds)) if self._chunk_ok(i)}
+            # Attrs (devices, versions, ...) describe the run that finishes the store.
+            self._write_manifest()
+            return
+        elif live or old is not None:
+            other = old.get("fingerprint") if old else None
+            what = (f"is being written by another hopjax run ({_who(live)})" if live
+                    else "holds partial results")
+            raise StoreBusyError(
+                f"{self.work_dir} {what} of a different computation (fingerprint {other!r}, "
+                f"this config has {fp!r}); "
+                + ("wait for it or choose another --out" if live else _OVERWRITE_HINT))
+        elif self.path.exists():
+            raise FileExistsError(
+                f"{self.path} exists and is not a finished result of this computation "
+                f"(different fingerprint); {_OVERWRITE_HINT}"
+            )
+        else:
             _rmtree(self.work_dir)  # at most an empty/tmp-only leftover
         self.work_dir.mkdir(parents=True)
+        self._register()
         self._write_manifest()
 
-    def _read_work_manifest(self) -> dict | None:
+    def _register(self) -> None:
+        """Become a live writer: hold a lock file of our own in the work dir."""
+        self._writer = FileLock(self.work_dir / f"writer-{writer_tag()}-{uuid.uuid4().hex[:8]}.lock")
+        self._writer.acquire()
+
+    def _live_writers(self) -> list[str]:
+        """Tags of the other writers alive in the work dir; dead ones' lock files go."""
+        if not self.work_dir.is_dir():
+            return []
+        live = []
+        for f in sorted(self.work_dir.glob("writer-*.lock")):
+            if self._writer is not None and f == self._writer.path:
+                continue
+            probe = FileLock(f)
+            if probe.acquire(blocking=False):
+                probe.release(unlink=True)  # its holder died
+            else:
+                live.append(f.name[len("writer-"):-len(".lock")])
+        return live
+
+    def _read_work_manifest(self, ignore_orphans: bool = False) -> dict | None:
         """The work dir's manifest; None if there is no work dir worth keeping."""
         if not self.work_dir.is_dir():
             return None
@@ -305,7 +345,7 @@ class ResultStore:
         except (OSError, ValueError):
             # The manifest is written before any chunk, so chunks without one are
             # not ours to judge; a dir without chunks is a harmless leftover.
-            if any(self.work_dir.glob("chunk-*.npz")):
+            if not ignore_orphans and any(self.work_dir.glob("chunk-*.npz")):
                 raise FileExistsError(
                     f"{self.work_dir} holds chunk files but no readable manifest; {_OVERWRITE_HINT}"
                 ) from None
@@ -313,7 +353,7 @@ class ResultStore:
 
     def _write_manifest(self) -> None:
         text = json.dumps(self._manifest, indent=1)
-        _atomic_write(self.work_dir / _MANIFEST, lambda tmp: tmp.write_text(text))
+        atomic_write(self.work_dir / _MANIFEST, lambda tmp: tmp.write_text(text))
 
     def _clean_tmp(self) -> None:
         # Left by writes killed before their os.replace; never part of the result.
@@ -323,32 +363,71 @@ class ResultStore:
     def _chunk_path(self, i: int) -> pathlib.Path:
         return self.work_dir / f"chunk-{i:06d}.npz"
 
-    def _chunk_ok(self, i: int) -> bool:
-        """Whether chunk ``i`` is stored intact; a damaged file is deleted."""
+    def _read_chunk(self, i: int) -> dict[str, np.ndarray] | None:
+        """Chunk ``i``'s arrays if its file is intact and is this sweep's chunk ``i``."""
         f = self._chunk_path(i)
-        if not f.exists():
-            return False
         try:
             with np.load(f, allow_pickle=False) as z:
                 arrays = {k: z[k] for k in z.files}  # reads everything: zip CRCs are checked
+        except FileNotFoundError:
+            return None
+        except Exception:  # truncated/corrupt zip raises many types; all mean "recompute"
+            f.unlink(missing_ok=True)
+            return None
+        meta, owner = arrays.pop(_META, None), arrays.pop(_META_FP, None)
+        try:
+            if meta is None or owner is None or str(owner) != self._manifest["fingerprint"]:
+                raise ValueError("another sweep's chunk")
+            if meta.tolist() != [i, *self.chunk_bounds[i]]:
+                raise ValueError("another chunk's file")
             checked = self._check(i, arrays)
             if any(arrays[n].dtype != checked[n].dtype for n in arrays):
                 raise ValueError("dtype mismatch")
-            return True
-        except Exception:  # truncated/corrupt zip raises many types; all mean "recompute"
-            f.unlink(missing_ok=True)
-            return False
+        except ValueError:
+            f.unlink(missing_ok=True)  # ours to recompute: the store holds one sweep
+            return None
+        return checked
+
+    def _chunk_ok(self, i: int) -> bool:
+        """Whether chunk ``i`` is stored intact; a damaged or foreign file is deleted."""
+        return self._read_chunk(i) is not None
+
+    def _mark_complete(self) -> None:
+        self._done = set(range(len(self.chunk_bounds)))
+        self._complete = True
+        self.close()
+
+    def _finished_elsewhere(self) -> bool:
+        return self.path.exists() and _final_fingerprint(self.path) == self._manifest["fingerprint"]
 
     # -- public API
 
     @property
+    def fingerprint(self) -> str:
+        return self._manifest["fingerprint"]
+
+    @property
     def complete(self) -> bool:
-        """True once the final file exists (finalized now or in an earlier run)."""
+        """True once the final file exists (finalized now, by another writer, or earlier)."""
         return self._complete
 
     def pending(self) -> list[int]:
-        """Sorted ids of the chunks not stored yet."""
+        """Sorted ids of the chunks not stored yet (as far as this writer knows)."""
         return [i for i in range(len(self.chunk_bounds)) if i not in self._done]
+
+    def refresh(self, ids=None) -> list[int]:
+        """Look on disk for chunks other writers stored since; returns `pending`.
+
+        ``ids``: only look at these chunks (default: all pending)."""
+        if self._complete:
+            return []
+        if self._finished_elsewhere():
+            self._mark_complete()
+            return []
+        for i in self.pending() if ids is None else ids:
+            if i not in self._done and self._chunk_ok(i):
+                self._done.add(i)
+        return self.pending()
 
     def _check(self, i, arrays: dict) -> dict[str, np.ndarray]:
         """Validate chunk ``i``'s arrays and cast them to the declared dtypes."""
@@ -372,43 +451,62 @@ class ResultStore:
         return out
 
     def write_chunk(self, i: int, arrays: dict[str, np.ndarray]) -> None:
-        """Store chunk ``i`` atomically; ``arrays[name]`` has shape ``(stop - start, *inner_shape)``."""
+        """Store chunk ``i`` atomically; ``arrays[name]`` has shape ``(stop - start, *inner_shape)``.
+
+        If another writer finalized the store meanwhile, the store becomes ``complete`` and
+        the chunk is dropped (the final file already holds the same numbers)."""
         if self._complete:
             raise ValueError(f"{self.path} is already finalized; nothing to write")
         arrays = self._check(i, arrays)
+        arrays[_META] = np.array([int(i), *self.chunk_bounds[i]], np.int64)
+        arrays[_META_FP] = np.array(self._manifest["fingerprint"])
 
         def write(tmp: pathlib.Path) -> None:
             with open(tmp, "wb") as f:  # a file object, so np.savez keeps the name as is
                 np.savez(f, **arrays)
 
-        _atomic_write(self._chunk_path(i), write)
+        try:
+            atomic_write(self._chunk_path(i), write)
+        except FileNotFoundError:
+            if not self._finished_elsewhere():
+                raise
+            self._mark_complete()
+            return
         self._done.add(int(i))
 
     def finalize(self) -> pathlib.Path:
         """Assemble all chunks into the netCDF file at ``path`` and remove the work dir.
 
-        The file is written under a temporary name inside the work dir (same
-        filesystem) and moved onto ``path`` with ``os.replace``. Returns ``path``.
+        Chunks stored by other writers count. The file is assembled in memory and written
+        under a temporary name inside the work dir (same filesystem), then moved onto
+        ``path`` with ``os.replace``; a failure (e.g. a full disk) leaves ``path`` and every
+        chunk as they were. Returns ``path``.
         """
         if self._complete:
             return self.path
-        missing = self.pending()
-        if missing:
-            raise ValueError(
-                f"cannot finalize {self.path}: {len(missing)} of {len(self.chunk_bounds)} chunks "
-                f"missing (first: {missing[:10]})"
-            )
-        ds = self._assemble()
-        # No _FillValue: nothing gets masked, so the data come back bit for bit.
-        encoding = {name: {"_FillValue": None} for name in ds.variables}
-        _atomic_write(
-            self.path,
-            lambda tmp: ds.to_netcdf(tmp, engine=_engine(), encoding=encoding),
-            tmp_dir=self.work_dir,
-        )
-        shutil.rmtree(self.work_dir)
-        self._complete = True
+        with self._mutex:
+            if self._finished_elsewhere():  # another writer finalized first
+                self._mark_complete()
+                return self.path
+            missing = self.refresh()
+            if missing:
+                raise ValueError(
+                    f"cannot finalize {self.path}: {len(missing)} of {len(self.chunk_bounds)} "
+                    f"chunks missing (first: {missing[:10]})"
+                )
+            blob = self._netcdf_bytes()
+            atomic_write(self.path, lambda tmp: tmp.write_bytes(blob), tmp_dir=self.work_dir)
+            self.close()
+            shutil.rmtree(self.work_dir)
+            self._mark_complete()
         return self.path
+
+    def _netcdf_bytes(self) -> bytes:
+        ds = self._assemble()
+        # No _FillValue: nothing gets masked, so the data come back bit for bit. In memory
+        # first, so that writing the file is plain I/O (HDF5 crashes on a full disk).
+        encoding = {name: {"_FillValue": None} for name in ds.variables}
+        return bytes(ds.to_netcdf(engine=_engine(), encoding=encoding))
 
     def _assemble(self) -> xr.Dataset:
         grid_names = [n for n, _ in self._grid]
@@ -416,9 +514,12 @@ class ResultStore:
         n_points = self.chunk_bounds[-1][1]
         flat = {n: np.empty((n_points, *shape), dtype) for n, (_, shape, dtype) in self._vars.items()}
         for i, (start, stop) in enumerate(self.chunk_bounds):
-            with np.load(self._chunk_path(i), allow_pickle=False) as z:
-                for name in flat:
-                    flat[name][start:stop] = z[name]
+            arrays = self._read_chunk(i)
+            if arrays is None:  # removed or replaced by a foreign file since it was checked
+                raise ValueError(f"cannot finalize {self.path}: chunk {i} is missing or damaged; "
+                                 "rerun the same command to recompute it")
+            for name in flat:
+                flat[name][start:stop] = arrays[name]
         data_vars = {
             name: ((*grid_names, *dims), flat[name].reshape(grid_shape + shape))  # C-order points -> grid
             for name, (dims, shape, _) in self._vars.items()
@@ -429,6 +530,20 @@ class ResultStore:
         attrs = {_PREFIX + "fingerprint": _dumps(self._manifest["fingerprint"])}
         attrs |= {_PREFIX + k: _dumps(v) for k, v in self._manifest["attrs"].items()}
         return xr.Dataset(data_vars, coords=coords, attrs=attrs)
+
+
+def _who(tags: list[str]) -> str:
+    return "writer " + ", ".join(tags[:3]) + (f" and {len(tags) - 3} more" if len(tags) > 3 else "")
+
+
+def chunks_on_disk(path) -> int:
+    """Number of chunk files under the work dir of the store for ``path`` (unverified: for
+    progress bars of other processes' work)."""
+    work = pathlib.Path(path).with_name(pathlib.Path(path).name + ".partial")
+    try:
+        return sum(1 for _ in work.glob("chunk-*.npz"))
+    except OSError:
+        return 0
 
 
 def load(path) -> xr.Dataset:

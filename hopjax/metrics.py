@@ -9,11 +9,16 @@ import jax.numpy as jnp
 
 from hopjax import dynamics
 from hopjax._checks import check_overlap, check_spins, check_square
+from hopjax._reduce import fixed_div, fixed_mean, fixed_norm, fixed_sum
 from hopjax._precision import matmul
 from hopjax.patterns import flip_to_overlap
 
 __all__ = ["overlap", "is_fixed_point", "stable_fraction", "retrieval_map", "RetrievalMap",
-           "basin_size", "masked_mean_std"]
+           "basin_size", "masked_mean_std", "fixed_sum", "fixed_mean", "fixed_norm", "fixed_div"]
+
+# Every float reduction of an observable goes through `fixed_sum` (hopjax._reduce): its bits
+# do not depend on the batch XLA computes it in, so sweep results are the same for any chunk
+# size and device count.
 
 
 def overlap(sigma, xi):
@@ -34,12 +39,13 @@ def is_fixed_point(J, sigma, bias=None):
 
 
 def masked_mean_std(x, mask, axis):
-    """Mean and standard deviation of x over ``axis`` counting only entries where mask."""
+    """Mean and standard deviation of x over ``axis`` counting only entries where mask
+    (fixed-order sums: the same bits in any batch layout)."""
     mask = jnp.broadcast_to(mask, x.shape).astype(x.dtype)
-    n = jnp.maximum(jnp.sum(mask, axis=axis), 1.0)
-    mean = jnp.sum(x * mask, axis=axis) / n
+    n = jnp.maximum(fixed_sum(mask, axis=axis), 1.0)
+    mean = fixed_div(fixed_sum(x * mask, axis=axis), n)
     dev = (x - jnp.expand_dims(mean, axis)) * mask
-    return mean, jnp.sqrt(jnp.sum(dev * dev, axis=axis) / n)
+    return mean, jnp.sqrt(fixed_div(fixed_sum(dev * dev, axis=axis), n))
 
 
 def stable_fraction(J, xi, mask=None, bias=None):
@@ -47,9 +53,7 @@ def stable_fraction(J, xi, mask=None, bias=None):
     check_square(J)
     check_spins(xi, "xi")
     fixed = is_fixed_point(J, xi, bias).astype(jnp.float32)
-    if mask is None:
-        return jnp.mean(fixed)
-    return jnp.sum(fixed * mask) / jnp.maximum(jnp.sum(mask), 1)
+    return fixed_mean(fixed, mask=mask)
 
 
 class RetrievalMap(NamedTuple):
@@ -99,7 +103,7 @@ def retrieval_map(key, J, xi, m0s, *, mask=None, n_samples: int = 1, exact: bool
     cue = jnp.moveaxis(jax.vmap(cues)(jnp.arange(P), jnp.asarray(xi, jnp.float32)), 0, 1)
     out = dynamics.relax(k_dyn, J, cue, mode=mode, max_sweeps=max_sweeps, bias=bias, T=T,
                          method=method, block=block)
-    mf = jnp.mean(out.sigma * start, axis=-1)
+    mf = fixed_mean(out.sigma * start, axis=-1)
     real = jnp.ones((P,), bool) if mask is None else jnp.asarray(mask, bool)
     real = jnp.broadcast_to(real[None, :, None], mf.shape)
     mean, std = masked_mean_std(mf, real, axis=(1, 2))

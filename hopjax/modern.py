@@ -13,6 +13,12 @@ paper writes X = (x_1 … x_P) as columns; Xᵀξ there is X @ ξ here). States/
 * update ξ ← Xᵀ softmax(β X ξ) (CCCP step: E never increases; usually converges in one step);
 * large β retrieves single patterns, small β gives metastable averages of similar patterns.
 
+Numerics: β ≥ 0 (β = inf allowed: the argmax limit). The softmax is evaluated as
+softmax(β (z − max z)): its largest logit is exactly 0 at every β, where β z − max(β z) is
+rounded (XLA:CPU contracts it into an FMA) to a positive logit of ~10³ at β ~ 1e9, and exp
+overflowed to inf/inf = NaN. The energy is evaluated as −max z − β⁻¹ log mean_μ e^{β (z_μ − max z)}
+(the same function), finite at β = 0, where it takes its limit −mean_μ z_μ.
+
 The update is softmax attention; the equinox modules `Hopfield` (association of a query set
 with a stored set), `HopfieldPooling` (learned queries pool a set) and `HopfieldLayer`
 (learned lookup memory) wrap it with optional learned projections and a learnable or fixed
@@ -28,6 +34,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
+from hopjax._checks import check_nonneg
 from hopjax._precision import matmul
 from jax import lax
 
@@ -39,48 +46,92 @@ def _mask_logits(z, mask):
     return z if mask is None else jnp.where(jnp.asarray(mask, bool), z, -jnp.inf)
 
 
+def _shifted(z, mask):
+    """(d, zmax): d = z − max z ≤ 0 over the real keys (exactly 0 at the max; 0, not −inf, at
+    masked keys so that no 0·inf appears), zmax (..., 1) without gradient (softmax and the
+    energy do not depend on the shift)."""
+    if mask is None:
+        zmax = lax.stop_gradient(jnp.max(z, axis=-1, keepdims=True))
+        return z - zmax, zmax
+    m = jnp.asarray(mask, bool)
+    zmax = lax.stop_gradient(jnp.max(jnp.where(m, z, -jnp.inf), axis=-1, keepdims=True))
+    return jnp.where(m, z - zmax, 0.0), zmax
+
+
+def _finite_beta(beta, dtype):
+    # β = inf → the largest float: β·0 = 0 at the max logit, −inf (exp → 0) elsewhere
+    return jnp.where(jnp.isinf(beta), jnp.finfo(dtype).max, beta).astype(dtype)
+
+
+def _softmax(z, beta, mask=None):
+    """softmax(β z) over the last axis for β ≥ 0, stable at any β (module docstring)."""
+    d, _ = _shifted(z, mask)
+    return jax.nn.softmax(_mask_logits(_finite_beta(beta, d.dtype) * d, mask), axis=-1)
+
+
 def _attend(q, k, v, beta, mask=None):
     """softmax(β q kᵀ) v: q (..., n, h), k (m, h), v (m, o) -> (..., n, o); mask (m,) keys."""
-    logits = _mask_logits(beta * matmul(q, k.T), mask)
-    return matmul(jax.nn.softmax(logits, axis=-1), v)
+    return matmul(_softmax(matmul(q, k.T), beta, mask), v)
+
+
+def _check_beta(beta):
+    check_nonneg(beta, "beta")  # eager values only (inside jit β is a tracer)
 
 
 # ----------------------------------------------------------------------------- functions
-@jax.jit
 def energy(X, xi, beta, mask=None):
     """Modern Hopfield energy E(ξ) = −lse(β, X ξ) + ½ ξ·ξ + β⁻¹ log P + ½ M² (Ramsauer et al.).
 
     Args:
       X: stored patterns (P, d), rows.
       xi: states (..., d).
-      beta: inverse temperature β > 0 (scalar, may be traced).
+      beta: inverse temperature β ≥ 0 (scalar, may be traced; a negative eager β raises).
+        At β = 0 the energy is its limit β → 0⁺: −lse(β, z) + β⁻¹ log P → −mean_μ z_μ, so
+        E(ξ) = −(1/P) Σ_μ x_μ·ξ + ½ ξ·ξ + ½ M² (minimised by the mean pattern, the β = 0 fixed
+        point of `update`). β = inf gives −max_μ x_μ·ξ + ½ ξ·ξ + ½ M².
       mask: (P,) bool marking real patterns of a padded X (P and M count only those).
 
     Returns:
-      (...) energies.
+      (...) energies, float32.
 
     >>> import jax.numpy as jnp
     >>> X = jnp.eye(2)
     >>> round(energy(X, X[0], 1.0).item(), 4)  # −log(e + 1) + ½ + log 2 + ½
     0.3799
+    >>> round(energy(X, X[0], 0.0).item(), 4)  # β → 0: −½ (1 + 0) + ½ + ½
+    0.5
     """
+    _check_beta(beta)
+    return _energy(X, xi, beta, mask)
+
+
+@jax.jit
+def _energy(X, xi, beta, mask=None):
     X = jnp.asarray(X, jnp.float32)
     xi = jnp.asarray(xi, jnp.float32)
     beta = jnp.asarray(beta, jnp.float32)
     mk = jnp.ones(X.shape[:1], bool) if mask is None else jnp.asarray(mask, bool)
-    z = jnp.where(mk, matmul(xi, X.T), -jnp.inf)
-    lse = jax.nn.logsumexp(beta * z, axis=-1) / beta
-    P = jnp.sum(mk)
+    d, zmax = _shifted(matmul(xi, X.T), mk)
+    P = jnp.sum(mk).astype(jnp.float32)
+    positive = beta > 0
+    x = _finite_beta(jnp.where(positive, beta, 1.0), d.dtype) * d  # ≤ 0
+    # L = log mean_μ e^{β d_μ} ∈ [−log P, 0]: log1p of mean(expm1) when the mean is near 1
+    # (small β: no cancellation), else log of the sum of exp (large β: no 1 − 1/P rounding)
+    u = jnp.sum(jnp.where(mk, jnp.expm1(x), 0.0), axis=-1) / P
+    S = jnp.sum(jnp.where(mk, jnp.exp(x), 0.0), axis=-1)
+    L = jnp.where(u > -0.5, jnp.log1p(u), jnp.log(S) - jnp.log(P))
+    mean_d = jnp.sum(jnp.where(mk, d, 0.0), axis=-1) / P  # lim_{β→0} L/β
+    lse_P = zmax[..., 0] + jnp.where(positive, L / jnp.where(positive, beta, 1.0), mean_d)
     M2 = jnp.max(jnp.where(mk, jnp.sum(X * X, axis=-1), 0.0))
-    return -lse + 0.5 * jnp.sum(xi * xi, axis=-1) + jnp.log(P) / beta + 0.5 * M2
+    return -lse_P + 0.5 * jnp.sum(xi * xi, axis=-1) + 0.5 * M2
 
 
-@jax.jit
 def update(X, xi, beta, mask=None):
     """One step of the modern Hopfield update ξ ← Xᵀ softmax(β X ξ) (Ramsauer et al. 2020).
 
-    X: (P, d) stored patterns (rows); xi: (..., d); beta: scalar; mask: (P,) or None.
-    Returns (..., d). Batched queries run as two matmuls, (B, d)·(d, P) and (B, P)·(P, d).
+    X: (P, d) stored patterns (rows); xi: (..., d); beta: scalar β ≥ 0 (inf: the nearest
+    pattern, ties averaged); mask: (P,) or None. Returns (..., d) float32, finite at any β.
+    Batched queries run as two matmuls, (B, d)·(d, P) and (B, P)·(P, d).
 
     >>> import jax.numpy as jnp
     >>> X = jnp.array([[1., 0.], [0., 1.]])
@@ -89,6 +140,12 @@ def update(X, xi, beta, mask=None):
     >>> update(X, jnp.array([0.9, 0.2]), 0.0).tolist()  # β = 0: the mean
     [0.5, 0.5]
     """
+    _check_beta(beta)
+    return _update(X, xi, beta, mask)
+
+
+@jax.jit
+def _update(X, xi, beta, mask=None):
     X = jnp.asarray(X, jnp.float32)
     xi = jnp.asarray(xi, jnp.float32)
     return _attend(xi, X, X, jnp.asarray(beta, jnp.float32), mask)
@@ -96,7 +153,8 @@ def update(X, xi, beta, mask=None):
 
 class Retrieved(NamedTuple):
     """Result of `retrieve`: final states (..., d); ``iterations`` (...) = updates applied
-    (the last one moved the state by at most ``tol`` if converged); ``converged`` (...) bool."""
+    (the last one moved the state by at most ``tol`` if converged); ``converged`` (...) bool,
+    never True for a state with a NaN or inf entry."""
 
     xi: jax.Array
     iterations: jax.Array
@@ -106,8 +164,9 @@ class Retrieved(NamedTuple):
 def retrieve(X, xi, beta, *, tol=1e-5, max_iter=100, mask=None) -> Retrieved:
     """Iterate `update` from ``xi`` until max_i |Δξ_i| ≤ tol (per query) or ``max_iter``.
 
-    X: (P, d); xi: (..., d); beta, tol, max_iter may be traced. Converged queries stop
-    moving while the others continue (one `lax.while_loop` for the batch).
+    X: (P, d); xi: (..., d); beta (≥ 0), tol, max_iter may be traced. Converged queries stop
+    moving while the others continue (one `lax.while_loop` for the batch). A query whose
+    state becomes non-finite stops too, with ``converged`` False.
 
     >>> import jax, jax.numpy as jnp
     >>> X = jax.random.normal(jax.random.key(0), (10, 64))
@@ -115,6 +174,7 @@ def retrieve(X, xi, beta, *, tol=1e-5, max_iter=100, mask=None) -> Retrieved:
     >>> bool(jnp.allclose(out.xi, X[3], atol=1e-5)), out.iterations.item(), out.converged.item()
     (True, 2, True)
     """
+    _check_beta(beta)
     xi = jnp.asarray(xi, jnp.float32)
     batch, d = xi.shape[:-1], xi.shape[-1]
     s, it, conv = _retrieve_flat(jnp.asarray(X, jnp.float32), xi.reshape(-1, d),
@@ -130,13 +190,15 @@ def _retrieve_flat(X, xi, beta, tol, max_iter, mask):
     def body(c):
         t, xi, active, it = c
         new = _attend(xi, X, X, beta, mask)
-        moved = jnp.max(jnp.abs(new - xi), axis=-1) > tol
+        # not "> tol": NaN > tol is False, which read a NaN state as converged
+        moved = ~(jnp.max(jnp.abs(new - xi), axis=-1) <= tol)
+        finite = jnp.all(jnp.isfinite(new), axis=-1)
         xi = jnp.where(active[:, None], new, xi)
-        return t + 1, xi, active & moved, it + active
+        return t + 1, xi, active & moved & finite, it + active
 
     init = (0, xi, jnp.ones((B,), bool), jnp.zeros((B,), jnp.int32))
     _, xi, active, it = lax.while_loop(lambda c: (c[0] < max_iter) & jnp.any(c[2]), body, init)
-    return xi, it, ~active
+    return xi, it, ~active & jnp.all(jnp.isfinite(xi), axis=-1)
 
 
 def separation(X, mask=None):
@@ -253,12 +315,12 @@ class Hopfield(eqx.Module):
         """Association matrix softmax(β Q Kᵀ) (n_q, n_k) (after the retrieval steps)."""
         Q, K, _ = self._qkv(R, Y)
         Q = self._retrieve(Q, K, mask)
-        return jax.nn.softmax(_mask_logits(self.beta * matmul(Q, K.T), mask), axis=-1)
+        return _softmax(matmul(Q, K.T), self.beta, mask)
 
     def energy(self, R, Y, *, mask=None):
         """Modern Hopfield energy (n_q,) of the projected queries w.r.t. the projected keys."""
         Q, K, _ = self._qkv(R, Y)
-        return energy(K, Q, self.beta, mask)
+        return _energy(K, Q, self.beta, mask)
 
 
 class HopfieldPooling(eqx.Module):
@@ -346,8 +408,8 @@ class HopfieldLayer(eqx.Module):
         return _attend(_apply(self.W_q, R), self.memories, self.values, self.beta)
 
     def attention(self, R):
-        return jax.nn.softmax(self.beta * matmul(_apply(self.W_q, R), self.memories.T), axis=-1)
+        return _softmax(matmul(_apply(self.W_q, R), self.memories.T), self.beta)
 
     def energy(self, R):
         """Energies (n_q,) of the projected inputs w.r.t. the learned stored patterns."""
-        return energy(self.memories, _apply(self.W_q, R), self.beta)
+        return _energy(self.memories, _apply(self.W_q, R), self.beta)

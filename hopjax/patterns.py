@@ -61,7 +61,12 @@ def _rowwise(key, n: int, draw):
 
 
 def random(key, P: int, N: int, *, dtype=jnp.float32):
-    """Uncorrelated patterns: i.i.d. ±1 spins with probability ½, shape (P, N)."""
+    """Uncorrelated patterns: i.i.d. ±1 spins with probability ½, shape (P, N).
+
+    P = 0 gives an empty (0, N) array (the rules reject it: they need at least one pattern);
+    a negative P or N raises."""
+    if int(P) < 0 or int(N) < 0:  # arange(−1) would silently give an empty array
+        raise ValueError(f"P and N must be >= 0; got P = {P}, N = {N}")
     return _rowwise(key, P, lambda k: jax.random.rademacher(k, (N,), dtype=dtype))
 
 

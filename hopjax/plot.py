@@ -34,6 +34,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import NullFormatter, NullLocator
 
+from hopjax.files import atomic_write
+
 __all__ = [
     "AGS_ALPHA_C",
     "capacity_curves",
@@ -195,8 +197,8 @@ def _save(fig, stem) -> list[Path]:
     stem.parent.mkdir(parents=True, exist_ok=True)
     # Not with_suffix: a stem like 'alpha_0.1' would lose its '.1'.
     paths = [stem.parent / f"{stem.name}.{ext}" for ext in ("png", "pdf")]
-    for p in paths:
-        fig.savefig(p, dpi=150)
+    for p in paths:  # atomically: a killed run or a full disk never leaves half a figure
+        atomic_write(p, lambda tmp, ext=p.suffix[1:]: fig.savefig(tmp, dpi=150, format=ext))
     return paths
 
 

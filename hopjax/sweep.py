@@ -6,11 +6,15 @@ array inputs), a point function ``make_point_fn(static) -> f(params) -> {name: a
 the per-point memory it needs. The engine flattens the grid (static dims first, so each static
 combination is one contiguous block), cuts every block into chunks of ``chunk_size`` points
 (the last chunk padded by repeating its final point, so every call has the same shape: one
-compilation per static combination), runs ``jit(vmap(f))`` on each chunk with the points
-sharded over all devices, and hands each chunk's results to a `hopjax.io.ResultStore`.
+compilation per static combination), runs ``jit(shard_map(vmap(f)))`` on each chunk with the
+points split over all devices (each device computes its own points, no communication), and
+hands each chunk's results to a `hopjax.io.ResultStore`.
 
 Every point's randomness comes from its own parameters (e.g. its seed), never from its
-position in a chunk, so results do not depend on the chunk size or the number of devices.
+position in a chunk, and float observables are reduced in a fixed order (`hopjax._reduce`), so
+results do not depend on the chunk size or the number of devices, bit for bit. Several CPU
+devices share one XLA thread pool; batched LAPACK calls, which block a pool thread waiting for
+the others, are avoided (`hopjax._linalg`) so that they cannot deadlock it.
 """
 
 from __future__ import annotations
@@ -126,11 +130,12 @@ class Runner:
         self.plan = plan
         self.devices = list(devices if devices is not None else jax.devices())
         n = len(self.devices)
-        if chunk_size % n:
-            raise ValueError(f"chunk_size {chunk_size} must be a multiple of the {n} devices")
         self.chunk_size = chunk_size
         self.bounds = chunk_bounds(plan, chunk_size)
-        mesh = Mesh(np.array(self.devices), ("points",))
+        # Chunks (what the store holds) depend on the config alone; each call is padded to a
+        # multiple of the device count, so any device count computes the same chunks.
+        self.call_size = -(-chunk_size // n) * n
+        self.mesh = mesh = Mesh(np.array(self.devices), ("points",))
         self.sharding = NamedSharding(mesh, PartitionSpec("points"))
         replicated = NamedSharding(mesh, PartitionSpec())
         self.constants = {k: jax.make_array_from_callback(np.shape(v), replicated,
@@ -141,13 +146,19 @@ class Runner:
     def _fn(self, block: int):
         if block not in self.compiled:
             f = self.plan.make_point_fn(self.plan.static_of_block(block))
-            self.compiled[block] = jax.jit(jax.vmap(f, in_axes=(0, None)),
-                                           out_shardings=self.sharding)
+            # shard_map: every device runs vmap(f) on its own points only. Left to the SPMD
+            # partitioner, ops it cannot split along the points (custom calls: the CPU relax
+            # kernel, LAPACK loops) were all-gathered and computed for the whole chunk on
+            # every device.
+            local = jax.shard_map(jax.vmap(f, in_axes=(0, None)), mesh=self.mesh,
+                                  in_specs=(PartitionSpec("points"), PartitionSpec()),
+                                  out_specs=PartitionSpec("points"), check_vma=False)
+            self.compiled[block] = jax.jit(local)
         return self.compiled[block]
 
     def run_chunk(self, i: int) -> dict[str, np.ndarray]:
         start, stop = self.bounds[i]
-        params = point_arrays(self.plan, start, stop, self.chunk_size)
+        params = point_arrays(self.plan, start, stop, self.call_size)
         # make_array_from_callback feeds each device (and, across hosts, each process) only
         # its own shard of the points
         params = {k: jax.make_array_from_callback(v.shape, self.sharding, lambda ix, v=v: v[ix])

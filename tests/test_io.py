@@ -283,3 +283,109 @@ def test_sigkill_then_resume(tmp_path):
     assert not path.exists()
     assert_same_data(load(store.finalize()), ref)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.nc", "ref.nc"]
+
+
+# ------------------------------------------------------------- several writers
+
+
+def test_chunk_moved_onto_another_index_is_recomputed(tmp_path):
+    ref = load(run_all(tmp_path / "ref.nc", chunk_bounds=[(0, 4), (4, 8), (8, 12)]))
+    path = tmp_path / "out.nc"
+    spec = make_spec(chunk_bounds=[(0, 4), (4, 8), (8, 12)])
+    fill(ResultStore.create(path, **spec))
+    work = tmp_path / "out.nc.partial"
+    # same shapes, valid file: only its recorded index tells it apart
+    (work / "chunk-000000.npz").write_bytes((work / "chunk-000001.npz").read_bytes())
+    store = ResultStore.create(path, **spec)
+    assert store.pending() == [0]
+    fill(store)
+    assert_same_data(load(store.finalize()), ref)
+
+
+def test_chunk_of_another_sweep_is_recomputed(tmp_path):
+    ref = load(run_all(tmp_path / "ref.nc"))
+    other, path = tmp_path / "other.nc", tmp_path / "out.nc"
+    fill(ResultStore.create(other, **make_spec(fingerprint="fp-b")), scale=3.0)
+    fill(ResultStore.create(path, **make_spec()))
+    foreign = (tmp_path / "other.nc.partial" / "chunk-000002.npz").read_bytes()
+    (tmp_path / "out.nc.partial" / "chunk-000002.npz").write_bytes(foreign)
+    store = ResultStore.create(path, **make_spec())
+    assert store.pending() == [2]
+    fill(store)
+    assert_same_data(load(store.finalize()), ref)
+
+
+def test_writer_of_another_sweep_is_refused_while_one_is_alive(tmp_path):
+    from hopjax.io import StoreBusyError
+
+    path = tmp_path / "out.nc"
+    first = ResultStore.create(path, **make_spec())
+    fill(first, ids=[0])
+    for mode in ("resume", "overwrite"):
+        with pytest.raises(StoreBusyError, match="another hopjax run"):
+            ResultStore.create(path, **make_spec(fingerprint="fp-b", mode=mode))
+    # a second writer of the same sweep joins; an overwrite is refused while it lives
+    second = ResultStore.create(path, **make_spec())
+    assert second.pending() == [1, 2]
+    with pytest.raises(StoreBusyError):
+        ResultStore.create(path, **make_spec(mode="overwrite"))
+    fill(second, ids=[1])
+    fill(first, ids=[2])
+    assert first.refresh() == []
+    first.finalize()
+    assert second.refresh() == [] and second.complete  # finalized by the other writer
+    assert second.finalize() == path
+    assert_same_data(load(path), load(run_all(tmp_path / "ref.nc")))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.nc", "ref.nc"]
+
+
+def test_chunks_of_a_dead_writer_of_another_sweep_need_overwrite(tmp_path):
+    path = tmp_path / "out.nc"
+    fill(ResultStore.create(path, **make_spec()), ids=[0])  # its writer is gone
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        ResultStore.create(path, **make_spec(fingerprint="fp-b"))
+    store = ResultStore.create(path, **make_spec(fingerprint="fp-b", mode="overwrite"))
+    assert store.pending() == [0, 1, 2]
+
+
+def test_write_after_another_writer_finalized_marks_complete(tmp_path):
+    path = tmp_path / "out.nc"
+    late = ResultStore.create(path, **make_spec())
+    early = ResultStore.create(path, **make_spec())
+    fill(early)
+    early.finalize()
+    late.write_chunk(0, compute(0, 5))  # the work dir is gone: nothing to do any more
+    assert late.complete and late.pending() == []
+
+
+RACER = """
+import sys
+sys.path.insert(0, {tests!r})
+from test_io import compute, make_spec
+from hopjax.io import ResultStore
+
+store = ResultStore.create({path!r}, **make_spec(chunk_bounds={bounds!r}))
+for i in {order!r}:
+    if not store.complete and i in store.refresh([i]):
+        store.write_chunk(i, compute(*store.chunk_bounds[i]))
+if not store.refresh():
+    store.finalize()
+"""
+
+
+def test_concurrent_writers_of_one_sweep_agree(tmp_path):
+    """Four processes write overlapping chunks in different orders and all try to finalize."""
+    bounds = [(i, i + 1) for i in range(12)]
+    ref = load(run_all(tmp_path / "ref.nc", chunk_bounds=bounds))
+    path = tmp_path / "out.nc"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    orders = [list(range(12)), list(range(11, -1, -1)), list(range(0, 12, 2)) + list(range(1, 12, 2)),
+              list(range(6, 12)) + list(range(6))]
+    procs = [subprocess.Popen([sys.executable, "-c", textwrap.dedent(RACER).format(
+        tests=str(TESTS_DIR), path=str(path), bounds=bounds, order=o)], env=env,
+        stderr=subprocess.PIPE) for o in orders]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err.decode()
+    assert_same_data(load(path), ref)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.nc", "ref.nc"]

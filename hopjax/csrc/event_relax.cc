@@ -106,22 +106,26 @@ float max_abs(const float* x, int64_t n) {
   return out;
 }
 
-// hopjax.dynamics.tie_tolerance(J, b) = 4 eps (N max|J| + max|b|) of J without its
-// diagonal, same float32 operations
-float tie_tolerance(const float* J, const float* b, int64_t n) {
-  float m = 0.0f;
-  for (int64_t i = 0; i < n; ++i)
-    m = std::max({m, max_abs(J + i * n, i), max_abs(J + i * n + i + 1, n - i - 1)});
-  const float scale = static_cast<float>(n) * m + max_abs(b, n);
-  return 4.0f * std::numeric_limits<float>::epsilon() * scale;
+// hopjax.dynamics.tie_tolerance(J, b): per spin, tol_i = 4 eps (N max_{j!=i} |J_ij| + |b_i|)
+// (row i without its diagonal), the same float32 operations. Per row, so that one huge
+// coupling widens the ties of its own two spins only.
+void tie_tolerance(const float* J, const float* b, int64_t n, float* tol) {
+  const float four_eps = 4.0f * std::numeric_limits<float>::epsilon();
+  for (int64_t i = 0; i < n; ++i) {
+    const float m = std::max(max_abs(J + i * n, i), max_abs(J + i * n + i + 1, n - i - 1));
+    // (m + |b_i| / n) * n: no product feeds a sum, so XLA's FMA contraction in the JAX
+    // version cannot make the two differ
+    const float scale = (m + max_abs(b + i, 1) / static_cast<float>(n)) * static_cast<float>(n);
+    tol[i] = four_eps * scale;
+  }
 }
 
 // Per-worker cache of the visiting orders of one key's sweeps, computed when first needed,
-// and of the tie tolerance of one (J, b).
+// and of the per-spin tie tolerances of one (J, b).
 struct Orders {
   const float* tol_J = nullptr;
   const float* tol_b = nullptr;
-  float tol = 0.0f;
+  std::vector<float> tol;
   uint32_t k0 = 0, k1 = 0;
   bool valid = false;
   int64_t n = 0;
@@ -157,7 +161,8 @@ struct Orders {
 // One trajectory: up to max_sweeps sweeps. Returns the number of sweeps that flipped a spin.
 int32_t relax_one(const float* __restrict J, float* __restrict s, float* __restrict h,
                   const uint32_t* key, bool sequential, const bool* __restrict frozen,
-                  float tol, int64_t max_sweeps, int64_t n, bool* active, Orders& orders) {
+                  const float* __restrict tol, int64_t max_sweeps, int64_t n, bool* active,
+                  Orders& orders) {
   int32_t changed = 0;
   *active = true;
   for (int64_t t = 0; t < max_sweeps && *active; ++t) {
@@ -165,7 +170,7 @@ int32_t relax_one(const float* __restrict J, float* __restrict s, float* __restr
     bool flipped = false;
     for (int64_t k = 0; k < n; ++k) {
       const int32_t i = order[k];
-      if (frozen[i] || !(h[i] * s[i] < -tol)) continue;
+      if (frozen[i] || !(h[i] * s[i] < -tol[i])) continue;
       const float now = -s[i];
       s[i] = now;
       const float step = 2.0f * now;  // step * J_ij is exact: one rounding, as in XLA
@@ -248,8 +253,9 @@ ffi::Error EventRelax(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> J, ffi::Buffer
     const int64_t q = item / B, b = item % B;
     const float* Jq = Jd + offset(lJ, q);
     const float* bq = bd + offset(lb, q);
-    if (orders.tol_J != Jq || orders.tol_b != bq) {
-      orders.tol = tie_tolerance(Jq, bq, n);
+    if (orders.tol_J != Jq || orders.tol_b != bq || static_cast<int64_t>(orders.tol.size()) != n) {
+      orders.tol.resize(n);
+      tie_tolerance(Jq, bq, n, orders.tol.data());
       orders.tol_J = Jq, orders.tol_b = bq;
     }
     float* s = so + (q * B + b) * n;
@@ -258,7 +264,7 @@ ffi::Error EventRelax(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> J, ffi::Buffer
     std::memcpy(hh, hd + offset(lh, q) + b * n, sizeof(float) * n);
     bool act = true;
     wo[q * B + b] = relax_one(Jq, s, hh, kd + offset(lk, q), sequential,
-                              fd + offset(lf, q) + b * n, orders.tol, md[offset(lm, q)], n,
+                              fd + offset(lf, q) + b * n, orders.tol.data(), md[offset(lm, q)], n,
                               &act, orders);
     acto[q * B + b] = act;
   };

@@ -36,6 +36,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from hopjax import cache as _cache
 from hopjax._checks import check_spins
 from hopjax._precision import matmul
 
@@ -93,12 +94,9 @@ class DataNotInstalledError(ModuleNotFoundError):
 
 
 def cache_dir() -> Path:
-    """Cache folder: ``$HOPJAX_CACHE``, else ``$XDG_CACHE_HOME/hopjax``, else ``~/.cache/hopjax``."""
-    if os.environ.get("HOPJAX_CACHE"):
-        return Path(os.environ["HOPJAX_CACHE"]).expanduser()
-    if os.environ.get("XDG_CACHE_HOME"):
-        return Path(os.environ["XDG_CACHE_HOME"]).expanduser() / "hopjax"
-    return Path.home() / ".cache" / "hopjax"
+    """Cache folder: ``$HOPJAX_CACHE``, else ``$XDG_CACHE_HOME/hopjax``, else ``~/.cache/hopjax``
+    (`hopjax.cache.cache_dir`; raises `hopjax.cache.CacheError` if it is a file)."""
+    return _cache.cache_dir()
 
 
 def cache_path() -> Path:
@@ -131,8 +129,11 @@ def _csv_dir() -> Path:
 
 def available() -> bool:
     """True if MNIST can be loaded: a cache file exists or the data package is installed."""
-    if cache_path().is_file():
-        return True
+    try:
+        if cache_path().is_file():
+            return True
+    except _cache.CacheError:  # a broken cache folder: load() says what is wrong
+        pass
     try:
         _csv_dir()
     except DataNotInstalledError:
@@ -191,12 +192,18 @@ def build_cache() -> Path:
     Checks the standard class counts and the published digests (`SHA256`) of both splits.
     """
     folder = _csv_dir()
+    _cache.cache_dir(create=True)  # CacheError before the parse if the folder is unusable
+    path = _cache.file_in_cache(CACHE_NAME)
     arrays = {}
     for split in SPLITS:
         arrays[f"{split}_images"], arrays[f"{split}_labels"] = _parse_csv(
             folder / f"mnist_{split}.csv", split)
-    path = cache_path()
-    _write_atomic(path, arrays)
+    try:
+        _write_atomic(path, arrays)
+    except OSError as err:
+        raise _cache.CacheError(f"cannot write the MNIST cache {path} "
+                                f"({err.strerror or type(err).__name__}); set HOPJAX_CACHE to a "
+                                "writable directory") from None
     return path
 
 
@@ -227,7 +234,7 @@ def load(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}; got {split!r}")
-    path = cache_path()
+    path = _cache.file_in_cache(CACHE_NAME)  # CacheError if a directory is in its place
     try:
         return _read(path, split)
     except FileNotFoundError:

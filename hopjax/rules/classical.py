@@ -1,18 +1,31 @@
 """Closed-form coupling rules: Hebb and the pseudo-inverse (projector).
 
 Patterns are rows of ξ (..., P, N) with an optional mask (..., P) marking the real rows of a
-padded array; masked rows contribute nothing. Couplings are float32 (N, N), symmetric, with a
-zero diagonal.
+padded array; masked rows contribute nothing. Couplings are (N, N), symmetric, with a zero
+diagonal, in the patterns' float precision (`float_dtype`): float32, or float64 for float64
+patterns under ``jax_enable_x64`` (which the pseudo-inverse near α = 1 needs).
 """
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 
-from hopjax._checks import check_spins
+from hopjax._checks import check_patterns, check_spins
+from hopjax import _linalg
 from hopjax._precision import einsum
 
-__all__ = ["hebb", "hebb_add", "pseudo_inverse", "zero_diagonal"]
+__all__ = ["hebb", "hebb_add", "pseudo_inverse", "zero_diagonal", "float_dtype"]
+
+
+def float_dtype(x):
+    """The float dtype rules compute in for x: x's own float dtype if it is a float (at least
+    float32; float64 stays float64 when x64 is enabled), else the default float dtype (±1 int
+    patterns: float32, float64 under x64)."""
+    dt = jnp.asarray(x).dtype if not hasattr(x, "dtype") else jax.dtypes.canonicalize_dtype(x.dtype)
+    if jnp.issubdtype(dt, jnp.floating):
+        return jnp.promote_types(dt, jnp.float32)
+    return jnp.result_type(float)
 
 
 def zero_diagonal(J):
@@ -22,18 +35,22 @@ def zero_diagonal(J):
 
 
 def _masked(xi, mask):
+    check_patterns(xi)
     check_spins(xi, "xi", mask)
-    xi = jnp.asarray(xi, jnp.float32)
+    dt = float_dtype(xi)
+    xi = jnp.asarray(xi, dt)
     if mask is None:
-        return xi, jnp.full(xi.shape[:-2], xi.shape[-2], jnp.float32)
+        return xi, jnp.full(xi.shape[:-2], xi.shape[-2], dt)
     mask = jnp.asarray(mask)
-    return xi * mask[..., None], jnp.sum(mask, axis=-1).astype(jnp.float32)
+    return xi * mask[..., None].astype(dt), jnp.sum(mask, axis=-1).astype(dt)
 
 
 def hebb(xi, mask=None, *, normalization: str = "N"):
     """Hebb rule J = (1/N) Σ_μ ξ^μ ξ^μᵀ with J_ii = 0 (Hopfield 1982).
 
-    xi: (..., P, N) ±1; mask: (..., P) bool or None. ``normalization="P"`` divides by the
+    xi: (..., P, N) ±1, P ≥ 1; mask: (..., P) bool or None. Returns (..., N, N) in
+    `float_dtype` (xi) (float32; float64 for float64 patterns under x64).
+    ``normalization="P"`` divides by the
     number of (unmasked) patterns instead of N (the scale used for MNIST, so that the norm of J
     does not grow with the load; at zero temperature the scale is irrelevant).
 
@@ -46,7 +63,7 @@ def hebb(xi, mask=None, *, normalization: str = "N"):
     xi, P = _masked(xi, mask)
     N = xi.shape[-1]
     if normalization == "N":
-        scale = jnp.float32(1.0 / N)
+        scale = jnp.asarray(1.0 / N, xi.dtype)
     elif normalization == "P":
         scale = 1.0 / jnp.maximum(P, 1.0)[..., None, None]
     else:
@@ -57,10 +74,11 @@ def hebb(xi, mask=None, *, normalization: str = "N"):
 def hebb_add(J, xi, weight=1.0):
     """Online Hebb: J + weight (ξ ξᵀ − I) / N for one new pattern ξ (N,) (diagonal stays 0).
 
-    ``weight`` may be a traced 0/1 value to add conditionally (masked patterns)."""
+    ``weight`` may be a traced 0/1 value to add conditionally (masked patterns). Computed in
+    J's float dtype."""
     check_spins(xi, "xi")
     N = xi.shape[-1]
-    xi = jnp.asarray(xi, jnp.float32)
+    xi = jnp.asarray(xi, float_dtype(J))
     return J + weight * zero_diagonal(jnp.outer(xi, xi)) / N
 
 
@@ -71,12 +89,13 @@ def pseudo_inverse(xi, mask=None, *, rcond: float = 1e-5):
     Every pattern is a fixed point for α = P/N < 1. C⁺ is the eigen-pseudo-inverse: eigenvalues
     below ``rcond`` × the largest are dropped, so padded (zero) rows and P ≥ N are handled
     (for P ≥ N with independent patterns J projects on everything and is 0 off the diagonal).
-    Computed in float32 (eigh of the P×P matrix C); use x64 for α close to 1.
+    Computed in `float_dtype` (xi) (eigh of the P×P matrix C): float32, or float64 for float64
+    patterns under x64 — use that for α close to 1. P ≥ 1 required.
     """
     xi, _ = _masked(xi, mask)
     N = xi.shape[-1]
     C = einsum("...pi,...qi->...pq", xi, xi) / N
-    w, V = jnp.linalg.eigh(C)
+    w, V = _linalg.eigh(C)  # one matrix per LAPACK call: see hopjax._linalg
     keep = w > rcond * jnp.max(w, axis=-1, keepdims=True)
     winv = jnp.where(keep, 1.0 / jnp.where(keep, w, 1.0), 0.0)
     A = einsum("...pk,...k,...qk->...pq", V, winv, V)

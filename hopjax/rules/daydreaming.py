@@ -15,9 +15,10 @@ import jax.numpy as jnp
 from jax import lax
 
 from hopjax import dynamics
-from hopjax._checks import concrete
+from hopjax._checks import check_patterns, concrete
 from hopjax._precision import matmul
-from hopjax.rules.classical import hebb, zero_diagonal
+from hopjax._reduce import fixed_norm, fixed_sum  # same bits in any batch layout
+from hopjax.rules.classical import float_dtype, hebb, zero_diagonal
 
 __all__ = ["daydreaming", "Daydreaming", "DaydreamingState", "DaydreamingInfo", "INITS"]
 
@@ -82,7 +83,8 @@ def daydreaming(tau, *, init: str = "hebb", steps_per_epoch="P", normalize: str 
         initial J (for ``"zeros"``: of Hebb 1/N, since 0 has no scale). ``None`` or ``"none"``:
         never. The scale of J does not change zero-temperature dynamics; it keeps J bounded.
       j_max: clip |J_ij| ≤ j_max after every update, and again after each rescaling so that the
-        bound always holds (the paper's MNIST setting); None: no clip. May be traced.
+        bound always holds (the paper's MNIST setting); None: no clip. Must be > 0 (checked
+        when concrete); may be traced.
       mode, max_sweeps, method, block: dynamics of the dreams (`hopjax.dynamics.relax`;
         method None = relax's default).
       batch: K, static. K dreams and K reinforced patterns per update with step 1/(τNK) (an
@@ -101,8 +103,10 @@ def daydreaming(tau, *, init: str = "hebb", steps_per_epoch="P", normalize: str 
         ``rademacher(k_start, (K, N))``; ``relax(k_relax, J, starts)``; reinforced patterns
         ``real[randint(k_mu, (K,), 0, P)]`` among the real (unmasked) rows.
 
-      xi: patterns (P_max, N) ±1 (padded rows may hold anything); mask: (P_max,) bool or None.
-      J stays symmetric with zero diagonal (ξ_i² − σ_i² = 0 exactly).
+      xi: patterns (P_max, N) ±1, P_max ≥ 1 (padded rows may hold anything); mask: (P_max,)
+      bool or None. J stays symmetric with zero diagonal (ξ_i² − σ_i² = 0 exactly); its dtype
+      is `float_dtype` (xi) at init (float32; float64 for float64 patterns under x64) and
+      stays that of the state.
 
     >>> import jax
     >>> from hopjax import patterns
@@ -127,12 +131,17 @@ def daydreaming(tau, *, init: str = "hebb", steps_per_epoch="P", normalize: str 
     v = concrete(tau)
     if v is not None and not (v > 0).all():
         raise ValueError(f"tau must be > 0; got {v}")
+    v = None if j_max is None else concrete(j_max)
+    if v is not None and not (v > 0).all():  # 0 would zero J, < 0 inverts the clip bounds
+        raise ValueError(f"j_max must be > 0 or None; got {v}")
     normalize = normalize == "frobenius"
     K = batch
     relax_options = dict(block=block) if method is None else dict(method=method, block=block)
 
     def init_fn(key, xi, mask=None):
-        xi = jnp.asarray(xi, jnp.float32)
+        check_patterns(xi)
+        dt = float_dtype(xi)
+        xi = jnp.asarray(xi, dt)
         P_max, N = xi.shape
         P, _ = _real_patterns(xi, mask)
         J_hebb = hebb(xi, mask)
@@ -141,16 +150,17 @@ def daydreaming(tau, *, init: str = "hebb", steps_per_epoch="P", normalize: str 
         elif init == "hebb_P":
             J = hebb(xi, mask, normalization="P")
         elif init == "zeros":
-            J = jnp.zeros((N, N), jnp.float32)
+            J = jnp.zeros((N, N), dt)
         else:
-            A = jax.random.normal(key, (N, N), jnp.float32)
-            J = zero_diagonal(A + A.T) * (jnp.sqrt(P.astype(jnp.float32) / 2.0) / N)
-        norm = jnp.linalg.norm(J_hebb if init == "zeros" else J)
+            A = jax.random.normal(key, (N, N), dt)
+            J = zero_diagonal(A + A.T) * (jnp.sqrt(P.astype(dt) / 2.0) / N)
+        norm = fixed_norm(J_hebb if init == "zeros" else J)
         spe = {"P": P, "N": N}.get(steps_per_epoch, steps_per_epoch)
         spe = jnp.maximum(jnp.asarray(spe, jnp.int32), 1)
         return DaydreamingState(J, norm, jnp.zeros((), jnp.int32), spe)
 
     def update_fn(key, state, xi, mask=None):
+        check_patterns(xi)
         J = state.J
         xi = jnp.asarray(xi, J.dtype)
         N = J.shape[-1]
@@ -178,14 +188,14 @@ def daydreaming(tau, *, init: str = "hebb", steps_per_epoch="P", normalize: str 
         new = J + D * scale
         if j_max is not None:
             new = jnp.clip(new, -j_max, j_max)
-            delta_norm = jnp.linalg.norm(new - J)
+            delta_norm = fixed_norm(new - J)
         else:  # ‖XᵀX − SᵀS‖²_F = ‖XXᵀ‖² + ‖SSᵀ‖² − 2‖XSᵀ‖², without a pass over N²
-            sq = [jnp.sum(jnp.square(matmul(a, b.T))) for a, b in ((x, x), (s, s), (x, s))]
+            sq = [fixed_sum(jnp.square(matmul(a, b.T))) for a, b in ((x, x), (s, s), (x, s))]
             delta_norm = scale * jnp.sqrt(jnp.maximum(sq[0] + sq[1] - 2 * sq[2], 0.0))
         step = state.step + 1
         if normalize:
             due = step % (state.steps_per_epoch * norm_period) == 0
-            new = lax.cond(due, lambda J: J * (state.norm / jnp.maximum(jnp.linalg.norm(J), 1e-30)),
+            new = lax.cond(due, lambda J: J * (state.norm / jnp.maximum(fixed_norm(J), 1e-30)),
                            lambda J: J, new)
             if j_max is not None:  # the bound holds after the rescaling too
                 new = lax.cond(due, lambda J: jnp.clip(J, -j_max, j_max), lambda J: J, new)

@@ -1,7 +1,9 @@
 """Dreaming rules: the dreaming kernel (closed form) and Hopfield–Feinstein–Palmer unlearning.
 
 Patterns are rows of ξ (..., P, N) with an optional mask (P,) marking the real rows of a padded
-array; masked rows contribute nothing. Couplings are float32 (N, N), symmetric, zero diagonal.
+array; masked rows contribute nothing. Couplings are (N, N), symmetric, zero diagonal, in the
+patterns' float precision (`hopjax.rules.classical.float_dtype`: float32, or float64 for
+float64 patterns under x64).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from hopjax import dynamics
+from hopjax import _linalg, dynamics
 from hopjax._checks import check_nonneg
 from hopjax._precision import einsum
 from hopjax.rules.classical import _masked, hebb, zero_diagonal
@@ -37,7 +39,7 @@ def dreaming_kernel(xi, t, mask=None):
         padded rows drop out.
 
     Returns:
-      J (..., N, N) float32.
+      J (..., N, N) in `float_dtype` (xi) (float32; float64 for float64 patterns under x64).
 
     I + tC is symmetric positive definite, so we use a Cholesky factor L and J = (1+t)/N YᵀY
     with Y = L⁻¹ξ: exactly symmetric, and well conditioned for P < N at any t (the condition
@@ -56,8 +58,9 @@ def dreaming_kernel(xi, t, mask=None):
     P, N = xi.shape[-2:]
     t = jnp.asarray(t, xi.dtype)[..., None, None]
     C = einsum("...pi,...qi->...pq", xi, xi) / N
-    L = jnp.linalg.cholesky(jnp.eye(P, dtype=xi.dtype) + t * C)
-    Y = jax.scipy.linalg.solve_triangular(L, xi, lower=True)
+    # one matrix per LAPACK call (a batched call can deadlock several CPU devices: _linalg)
+    L = _linalg.cholesky(jnp.eye(P, dtype=xi.dtype) + t * C)
+    Y = _linalg.solve_triangular(L, xi, lower=True)
     return zero_diagonal(einsum("...pi,...pj->...ij", Y, Y) * ((1.0 + t) / N))
 
 
@@ -140,7 +143,7 @@ def unlearning(key, xi, mask=None, *, epsilon, n_dreams, normalization: str = "N
         static maximum is needed; under vmap every lane runs to the largest count and stops).
 
     Returns:
-      J (N, N) float32, symmetric, zero diagonal.
+      J (N, N), symmetric, zero diagonal, in `float_dtype` (xi) (float32; float64 under x64).
 
     >>> import jax
     >>> from hopjax import patterns, rules

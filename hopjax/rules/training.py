@@ -18,7 +18,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from hopjax.rules.classical import hebb
+from hopjax._checks import check_patterns
+from hopjax._reduce import fixed_div, fixed_norm  # same bits in any batch layout
+from hopjax.rules.classical import float_dtype, hebb
 
 __all__ = ["train", "TrainRecord", "log_epochs", "step_keys"]
 
@@ -120,7 +122,8 @@ def train(key, rule, xi, mask=None, *, epochs: int, record=None, steps_per_epoch
     if tail:
         segments = np.concatenate([segments, [tail]])
 
-    xi = jnp.asarray(xi, jnp.float32)
+    check_patterns(xi)
+    xi = jnp.asarray(xi, float_dtype(xi))  # float32, or float64 patterns under x64
     k_init, k_steps = step_keys(key)
     state = rule.init(k_init, xi, mask)
     spe = _steps_per_epoch(steps_per_epoch, state, xi, mask)
@@ -146,10 +149,11 @@ def train(key, rule, xi, mask=None, *, epochs: int, record=None, steps_per_epoch
         nan = jnp.float32(jnp.nan)
         out = dict(
             steps=t,
-            info=jax.tree.map(lambda a: jnp.where(ran, a / spe.astype(jnp.float32), nan), acc),
-            epoch_delta=jnp.where(ran, jnp.linalg.norm(state.J - J_prev), nan),
-            dist_hebb=jnp.linalg.norm(state.J - J_hebb),
-            norm=jnp.linalg.norm(state.J),
+            info=jax.tree.map(lambda a: jnp.where(ran, fixed_div(a, spe.astype(jnp.float32)), nan),
+                              acc),
+            epoch_delta=jnp.where(ran, fixed_norm(state.J - J_prev), nan),
+            dist_hebb=fixed_norm(state.J - J_hebb),
+            norm=fixed_norm(state.J),
             J=state.J if snapshots else None,
         )
         return (state, t), out
@@ -158,6 +162,6 @@ def train(key, rule, xi, mask=None, *, epochs: int, record=None, steps_per_epoch
                                jnp.asarray(segments, jnp.int32))
     if tail:
         out = jax.tree.map(lambda a: a[:-1], out)
-    rec = TrainRecord(epochs=jnp.asarray(record, jnp.int32), hebb_norm=jnp.linalg.norm(J_hebb),
+    rec = TrainRecord(epochs=jnp.asarray(record, jnp.int32), hebb_norm=fixed_norm(J_hebb),
                       **out)
     return state, rec
