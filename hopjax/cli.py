@@ -205,7 +205,7 @@ def main(argv=None) -> int:
                    help="continue an interrupted run (default)")
     g.add_argument("--overwrite", action="store_true", help="recompute from scratch")
     p.add_argument("--shard", type=_shard, default=None, metavar="I/N",
-                   help="compute only shard I of N (chunks c with c %% N == I) into the shared "
+                   help="compute only shard I of N (a fixed share of the chunks) into the shared "
                         "store; results.nc is written once every shard's chunks are in")
     p.add_argument("--no-plots", action="store_true", help="do not draw figures")
     d = p.add_argument_group("one program over several processes (jax.distributed)")

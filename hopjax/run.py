@@ -5,9 +5,9 @@ never on the devices or processes that compute them, so any mix of workers fills
 store:
 
 * one process: ``run(cfg)`` computes every missing chunk and assembles ``results.nc``;
-* shards: ``run(cfg, shard=(i, n))`` computes only the chunks ``c`` with ``c % n == i``
-  (round robin, so every shard gets a share of each static block and of each load), and
-  assembles the file only if it finds the whole sweep stored afterwards;
+* shards: ``run_sweep(cfg, shard=(i, n))`` computes only shard i's chunks (`shard_chunks`:
+  dealt back and forth, so every shard gets a share of each static block and of each load),
+  and assembles the file only if it finds the whole sweep stored afterwards;
 * one multi-process JAX program (``jax.distributed``): every process computes its devices'
   share of every chunk, process 0 alone writes the store.
 """
@@ -65,11 +65,17 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 
 def shard_chunks(n_chunks: int, shard: tuple[int, int] | None) -> list[int]:
-    """Chunk ids of ``shard = (i, n)``: round robin over the chunks (all chunks if None)."""
+    """Chunk ids of ``shard = (i, n)`` (all chunks if None).
+
+    Chunks are dealt in rounds of n, every other round in reverse (boustrophedon): shard i
+    gets chunks i, 2n−1−i, 2n+i, 4n−1−i, ... Plain round robin would give a shard the same
+    position in every row of the grid when n divides a dim (all the small loads to one shard,
+    all the large ones to another); dealing back and forth evens out costs that grow along the
+    grid, as P does with α."""
     if shard is None:
         return list(range(n_chunks))
     i, n = shard
-    return list(range(i, n_chunks, n))
+    return [c for c in range(n_chunks) if (c % n if (c // n) % 2 == 0 else n - 1 - c % n) == i]
 
 
 def sweep_layout(cfg, chunk_size: int | None = None):

@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from hopjax.io import load
+from hopjax.run import shard_chunks
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -80,9 +81,10 @@ def test_three_shards_one_killed_equal_a_single_run(tmp_path):
     work = out / "results.nc.partial"
     shards = [hopjax("run", config, "--out", out, "--shard", f"{i}/3", "--no-plots",
                      "--no-progress") for i in range(3)]
-    # SIGKILL shard 1 as soon as it has stored a chunk of its own (chunks 1, 4, 7, ...)
+    # SIGKILL shard 1 as soon as it has stored a chunk of its own
+    own = shard_chunks(24, (1, 3))
     deadline = time.monotonic() + 240
-    while not any((work / f"chunk-{c:06d}.npz").exists() for c in range(1, 24, 3)):
+    while not any((work / f"chunk-{c:06d}.npz").exists() for c in own):
         assert shards[1].poll() is None, shards[1].communicate()
         assert time.monotonic() < deadline
         time.sleep(0.002)
@@ -92,7 +94,7 @@ def test_three_shards_one_killed_equal_a_single_run(tmp_path):
         code, msg, err = finish(p)
         assert code == 0, err
     assert not (out / "results.nc").exists()  # shard 1's chunks are missing
-    missing = [c for c in range(1, 24, 3) if not (work / f"chunk-{c:06d}.npz").exists()]
+    missing = [c for c in own if not (work / f"chunk-{c:06d}.npz").exists()]
     assert missing, "shard 1 was killed after its last chunk: the test did not interrupt it"
     code, msg, err = finish(hopjax("run", config, "--out", out, "--shard", "1/3", "--no-plots",
                                    "--no-progress"))
@@ -232,7 +234,7 @@ def test_resubmit_sends_only_shards_with_missing_chunks(tmp_path):
     config = write_config(tmp_path / "tiny.yaml", chunk_size=3,
                           cluster={"executor": "local", "time_min": 10})
     out = tmp_path / "out"
-    for shard in ("0/4", "2/4"):  # chunks 0, 4 and 2, 6 stored
+    for shard in ("0/4", "2/4"):  # chunks 0, 7 and 2, 5 stored
         assert finish(hopjax("run", config, "--out", out, "--shard", shard, "--no-plots",
                              "--no-progress"))[0] == 0
     code, msg, err = finish(hopjax("submit", config, "--out", out, "--workers", "4",
@@ -261,3 +263,29 @@ def test_two_process_jax_distributed_run_equals_one_process(tmp_path):
     assert ds.attrs["processes"] == 2 and len(ds.attrs["devices"]) == 2
     assert not (tmp_path / "out1").exists()  # only process 0 wrote
     assert_same_numbers(ds, reference(tmp_path, config))
+
+
+def test_local_workers_get_disjoint_cores_covering_the_machine():
+    from hopjax.cluster import local_cores
+
+    for n_cores in (1, 2, 3, 16):
+        cores = list(range(n_cores))
+        for workers in range(1, 2 * n_cores + 2):
+            groups = [local_cores(s, workers, cores) for s in range(workers)]
+            assert all(groups)
+            if workers <= n_cores:  # a partition of the cores
+                assert sorted(c for g in groups for c in g) == cores
+            else:  # one core each, spread evenly
+                counts = [sum(g == [c] for g in groups) for c in cores]
+                assert max(counts) - min(counts) <= 1
+
+
+def test_shards_partition_the_chunks_and_balance_a_growing_cost():
+    for n_chunks in (1, 7, 24):
+        for n in (1, 2, 3, 5, 30):
+            parts = [shard_chunks(n_chunks, (i, n)) for i in range(n)]
+            assert sorted(c for p in parts for c in p) == list(range(n_chunks))
+            assert max(map(len, parts)) - min(map(len, parts)) <= 1
+    # 2 seeds x 4 loads with cost ~ P ~ alpha: both shards get the same total
+    cost = [a for _ in range(2) for a in (1, 2, 3, 4)]
+    assert [sum(cost[c] for c in shard_chunks(8, (i, 2))) for i in range(2)] == [10, 10]
