@@ -337,7 +337,7 @@ def modern(P, d, B, repeats):
     Q = Q + 0.5 * jax.random.normal(kq, Q.shape)  # noisy copies of stored patterns
     beta = jnp.float32(1.0 / np.sqrt(d))  # the paper's default β = 1/√d
     flop = 4.0 * B * d * P  # the two products; the softmax (B·P exponentials) is not counted
-    hop, t_c = _compile(M.update, X, Q, beta)
+    hop, t_c = _compile(jax.jit(M.update), X, Q, beta)  # (update checks β eagerly, then jits)
 
     def plain(X, Q, beta):  # the same products and softmax written directly in jnp
         w = jax.nn.softmax(beta * jnp.matmul(Q, X.T, precision="highest"), axis=-1)

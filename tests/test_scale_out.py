@@ -289,3 +289,22 @@ def test_shards_partition_the_chunks_and_balance_a_growing_cost():
     # 2 seeds x 4 loads with cost ~ P ~ alpha: both shards get the same total
     cost = [a for _ in range(2) for a in (1, 2, 3, 4)]
     assert [sum(cost[c] for c in shard_chunks(8, (i, 2))) for i in range(2)] == [10, 10]
+
+
+def test_submit_no_wait_returns_at_once_and_the_last_shard_writes_the_file(tmp_path):
+    config = write_config(tmp_path / "tiny.yaml", chunk_size=6,  # 4 chunks
+                          cluster={"executor": "local", "time_min": 10})
+    out = tmp_path / "out"
+    t = time.monotonic()
+    code, msg, err = finish(hopjax("submit", config, "--out", out, "--workers", "2", "--no-wait"))
+    assert code == 0 and "not waiting" in msg, err
+    assert time.monotonic() - t < 30  # submission only: no compute in the launcher
+    deadline = time.monotonic() + 240
+    while not (out / "results.nc").exists():
+        assert time.monotonic() < deadline, "no shard assembled results.nc"
+        time.sleep(0.2)
+    assert_same_numbers(load(out / "results.nc"), reference(tmp_path, config))
+    deadline = time.monotonic() + 60  # the shard that assembled the file also draws figures
+    while not (out / "capacity.png").exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
