@@ -4,9 +4,9 @@ A module provides ``Config`` (pydantic model; its ``experiment`` field names the
 ``plan(cfg) -> hopjax.sweep.Plan`` and ``plots(ds, outdir) -> list[Path]``.
 """
 
-from experiments import capacity, daydreaming, dense, prototypes, retrieval
+from experiments import bam, capacity, daydreaming, dense, prototypes, retrieval
 
 EXPERIMENTS = {"retrieval": retrieval, "capacity": capacity, "daydreaming": daydreaming,
-               "prototypes": prototypes, "dense": dense}
+               "prototypes": prototypes, "dense": dense, "bam": bam}
 
 __all__ = ["EXPERIMENTS"]

@@ -4,10 +4,10 @@ Pure, jit-compiled and vmap-able functions; a PRNG key is the first argument of 
 random. Computations are float32 unless stated (spins are ±1 floats).
 """
 
-from hopjax import (datasets, dense, dynamics, energy, metrics, modern, patterns, rules,
+from hopjax import (bam, datasets, dense, dynamics, energy, metrics, modern, patterns, rules,
                     theory)
 
 __version__ = "0.1.0"
 
-__all__ = ["datasets", "dense", "dynamics", "energy", "metrics", "modern", "patterns", "rules",
-           "theory", "__version__"]
+__all__ = ["bam", "datasets", "dense", "dynamics", "energy", "metrics", "modern", "patterns",
+           "rules", "theory", "__version__"]

@@ -55,7 +55,7 @@ def _same_data(a, b, rtol=0.0):
     ({"dynamics": {"mode": "parallel"}}, "dynamics.mode", "'async', 'sequential', 'sync'"),
     ({"N": 20000, "data": {"alpha": [1.0]}}, "memory_budget_mb", "grid too big for memory"),
     ({"experiment": "phase"}, "experiment",
-     "['capacity', 'daydreaming', 'dense', 'prototypes', 'retrieval']"),
+     "['bam', 'capacity', 'daydreaming', 'dense', 'prototypes', 'retrieval']"),
 ])
 def test_bad_config_fails_before_compute_naming_field(tmp_path, over, field, allowed):
     with pytest.raises(ConfigError) as err:
