@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from pydantic import Field, model_validator
 
+from experiments import common
 from hopjax import bam, patterns
 from hopjax._precision import matmul
 from hopjax._reduce import fixed_mean
@@ -54,20 +55,9 @@ class Config(Strict):
             if patterns.count(a, self.N) < 1:
                 raise ValueError(f"alpha: α = {a:g} gives P = round(α N) = 0 pairs at N = "
                                  f"{self.N}; every α must be > 0.5/N = {0.5 / self.N:.4g}")
-        budget = self.memory_budget_mb * 2**20
-        need = self.bytes_per_point()
-        if need > budget:
-            raise ValueError(
-                f"memory_budget_mb: grid too big for memory: one grid point needs "
-                f"{need / 2**20:.0f} MB (N={self.N}, M={self.M}, P_max={self.P_max()}, "
-                f"{len(self.m0)} m0 × {self.samples} samples per pair) but memory_budget_mb is "
-                f"{self.memory_budget_mb:g}; lower N, M, alpha, m0 or samples, or raise "
-                "memory_budget_mb")
-        stored = self.n_points() * self.values_per_point() * 4
-        if stored > budget:
-            raise ValueError(f"memory_budget_mb: the results alone take {stored / 2**20:.0f} MB "
-                             f"but memory_budget_mb is {self.memory_budget_mb:g}; use fewer "
-                             "seeds or values")
+        common.check_memory_budget(
+            self, f"N={self.N}, M={self.M}, P_max={self.P_max()}, {len(self.m0)} m0 × "
+                  f"{self.samples} samples per pair", "N, M, alpha, m0 or samples")
         return self
 
     def P_max(self) -> int:

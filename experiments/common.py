@@ -70,6 +70,25 @@ class Dynamics(Strict):
         return self
 
 
+def check_memory_budget(cfg, point: str, knobs: str) -> None:
+    """Raise (as a "memory_budget_mb: ..." field error) when one grid point's working set
+    (``cfg.bytes_per_point()``, described by ``point``) or the stored results
+    (``cfg.n_points() × cfg.values_per_point()`` float32) exceed ``cfg.memory_budget_mb``."""
+    budget = cfg.memory_budget_mb * 2**20
+    need = cfg.bytes_per_point()
+    if need > budget:
+        raise ValueError(
+            f"memory_budget_mb: grid too big for memory: one grid point needs "
+            f"{need / 2**20:.0f} MB ({point}) but memory_budget_mb is "
+            f"{cfg.memory_budget_mb:g}; lower {knobs}, or raise memory_budget_mb")
+    stored = cfg.n_points() * cfg.values_per_point() * 4
+    if stored > budget:
+        raise ValueError(
+            f"memory_budget_mb: grid too big for memory: the results alone take "
+            f"{stored / 2**20:.0f} MB ({cfg.n_points()} grid points) but "
+            f"memory_budget_mb is {cfg.memory_budget_mb:g}; use fewer seeds or values")
+
+
 class SweepConfig(Strict):
     """Fields every sweep experiment has. Subclasses add their own and define
     `bytes_per_point` (working set of one grid point) and `values_per_point`."""
@@ -104,21 +123,8 @@ class SweepConfig(Strict):
                                  f"(data.crop = {k}); got {self.N}")
         if self.feature_maps and self.data.kind != "random_features":
             raise ValueError("feature_maps: true needs data.kind 'random_features'")
-        budget = self.memory_budget_mb * 2**20
-        need = self.bytes_per_point()
-        if need > budget:
-            raise ValueError(
-                f"memory_budget_mb: grid too big for memory: one grid point needs "
-                f"{need / 2**20:.0f} MB (N={self.N}, P_max={P_max(self)}, {len(self.m0)} m0 × "
-                f"{self.samples} samples per pattern) but memory_budget_mb is "
-                f"{self.memory_budget_mb:g}; lower N, alpha, m0 or samples, or raise "
-                "memory_budget_mb")
-        stored = self.n_points() * self.values_per_point() * 4
-        if stored > budget:
-            raise ValueError(
-                f"memory_budget_mb: grid too big for memory: the results alone take "
-                f"{stored / 2**20:.0f} MB ({self.n_points()} grid points) but "
-                f"memory_budget_mb is {self.memory_budget_mb:g}; use fewer seeds or values")
+        check_memory_budget(self, f"N={self.N}, P_max={P_max(self)}, {len(self.m0)} m0 × "
+                                  f"{self.samples} samples per pattern", "N, alpha, m0 or samples")
         return self
 
     def grid_size(self) -> int:
