@@ -72,7 +72,7 @@ def retrieval_map(key, J, xi, m0s, *, mask=None, n_samples: int = 1, exact: bool
                   mode: str = "async", max_sweeps=100, bias=None, T=None,
                   method: str = "auto", block: int = 16) -> RetrievalMap:
     """Retrieval map m_f(m0): start at overlap m0 with each pattern, relax, measure the final
-    overlap with the same pattern (science.md §4; Serricchio et al. 2025, Fig. 2).
+    overlap with the same pattern (docs/science.md §4; Serricchio et al. 2025, Fig. 2).
 
     J: (N, N); xi: (P, N) patterns (or features, for a feature retrieval map); m0s: (M,) may
     be traced; mask: (P,) bool for padded pattern arrays. All M·P·n_samples trajectories relax
