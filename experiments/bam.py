@@ -91,8 +91,7 @@ def _point_fn(cfg):
     K = m0s.shape[0]
 
     def point(p, c):
-        key = jax.random.fold_in(jax.random.key(cfg.seed), p["seed"])
-        kx, ky, k_cue = jax.random.split(key, 3)
+        kx, ky, k_cue = jax.random.split(common.point_key(cfg, p), 3)
         x, y = patterns.random(kx, Pm, N), patterns.random(ky, Pm, M)
         mask = jnp.arange(Pm) < P_of[p["alpha_index"]]
         W = bam.couplings(x, y, mask)
