@@ -4,7 +4,7 @@ A module provides ``Config`` (pydantic model; its ``experiment`` field names the
 ``plan(cfg) -> hopjax.sweep.Plan`` and ``plots(ds, outdir) -> list[Path]``.
 """
 
-from experiments import bam, capacity, daydreaming, dense, prototypes, retrieval
+from hopjax.experiments import bam, capacity, daydreaming, dense, prototypes, retrieval
 
 EXPERIMENTS = {"retrieval": retrieval, "capacity": capacity, "daydreaming": daydreaming,
                "prototypes": prototypes, "dense": dense, "bam": bam}

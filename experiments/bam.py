@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from pydantic import Field, model_validator
 
-from experiments import common
+from hopjax.experiments import common
 from hopjax import bam, patterns
 from hopjax._precision import matmul
 from hopjax._reduce import fixed_mean

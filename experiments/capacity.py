@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from experiments import retrieval
+from hopjax.experiments import retrieval
 from hopjax.config import Overlap
 
 plan = retrieval.plan

@@ -16,8 +16,8 @@ import jax
 import numpy as np
 from pydantic import Field, model_validator
 
-from experiments import common
-from experiments.common import SweepConfig, as_list
+from hopjax.experiments import common
+from hopjax.experiments.common import SweepConfig, as_list
 from hopjax import metrics, rules
 from hopjax.config import Real, Strict
 from hopjax.sweep import Dim, Plan

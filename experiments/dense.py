@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 from pydantic import Field, model_validator
 
-from experiments import common
+from hopjax.experiments import common
 from hopjax import dense, metrics, patterns
 from hopjax.config import ChunkSize, Load, MegaBytes, Name, Overlap, Seed, Strict
 from hopjax.sweep import Dim, Plan

@@ -35,7 +35,7 @@ import numpy as np
 from jax import lax
 from pydantic import Field, model_validator
 
-from experiments import common
+from hopjax.experiments import common
 from hopjax import dynamics, metrics, modern, rules
 from hopjax._precision import matmul
 from hopjax.config import ChunkSize, MegaBytes, Name, Real, Seed, Strict

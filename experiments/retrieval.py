@@ -16,8 +16,8 @@ import jax
 import numpy as np
 from pydantic import Field
 
-from experiments import common
-from experiments.common import RULES, SweepConfig, as_list
+from hopjax.experiments import common
+from hopjax.experiments.common import RULES, SweepConfig, as_list
 from hopjax.sweep import Dim, Plan
 
 RuleName = Literal[tuple(RULES)]

@@ -1,5 +1,7 @@
-"""Command line: ``hopjax run CONFIG``, ``hopjax submit CONFIG``, ``hopjax plot RESULTS``,
-``hopjax list``.
+"""Command line: hopjax run CONFIG, hopjax submit CONFIG, hopjax plot RESULTS, hopjax list,
+hopjax configs.
+
+CONFIG is a YAML file or the name of a config shipped with hopjax (hopjax configs lists them).
 
 Exit codes: 0 done (or, for a shard, its chunks stored), 1 a fault while running (a full
 disk, a failed job), 2 bad input (config, flags, an --out that holds another sweep), 130
@@ -139,7 +141,9 @@ def _cmd_submit(args) -> int:
         _check_out(args.out)
         from hopjax.cluster import cluster_from_raw, submit
 
-        raw = _read_yaml(pathlib.Path(args.config))
+        from hopjax.shipped_configs import resolve
+
+        raw = _read_yaml(resolve(args.config))
         section = raw.get("cluster") if isinstance(raw, dict) else None
         cluster = cluster_from_raw(section, {k: getattr(args, k) for k in _CLUSTER_FLAGS},
                                    source=str(args.config))
@@ -150,7 +154,7 @@ def _cmd_submit(args) -> int:
 
 
 def _cmd_plot(args) -> int:
-    from experiments import EXPERIMENTS
+    from hopjax.experiments import EXPERIMENTS
     from hopjax.io import load
 
     path = pathlib.Path(args.results)
@@ -169,19 +173,64 @@ def _cmd_plot(args) -> int:
     return _guarded(body)
 
 
+# The learning rules of hopjax.rules and where a config names them.
+_RULES = (("hebb", "Hebb (1/N)", "retrieval, capacity: rule"),
+          ("pseudo_inverse", "pseudo-inverse (projector)", "retrieval, capacity: rule"),
+          ("dreaming_kernel", "dreaming kernel J(t), Fachechi et al. 2019", "Python API"),
+          ("unlearning", "Hopfield-Feinstein-Palmer unlearning", "Python API"),
+          ("daydreaming", "Daydreaming, Serricchio et al. 2025",
+           "daydreaming, prototypes: training"))
+
+
 def _cmd_list(args) -> int:
-    from experiments import EXPERIMENTS
-    from experiments.common import DYNAMICS, RULES
+    from hopjax import shipped_configs
+    from hopjax.experiments import EXPERIMENTS
+    from hopjax.experiments.common import DYNAMICS
 
     print("experiments: " + ", ".join(sorted(EXPERIMENTS)))
-    print("rules:       " + ", ".join(RULES))
+    print("rules:")
+    for name, what, where in _RULES:
+        print(f"  {name:<16} {what}  [{where}]")
     print("dynamics:    " + ", ".join(DYNAMICS))
-    print("data:        uncorrelated, random_features")
+    print("data:        uncorrelated, random_features, mnist")
+    print("configs (hopjax run NAME; hopjax configs NAME copies one):")
+    _print_configs()
+    return 0
+
+
+def _print_configs() -> None:
+    from hopjax import shipped_configs
+
+    for name in shipped_configs.names():
+        text = shipped_configs.summary(name)
+        print(f"  {name:<22} {text if len(text) <= 72 else text[:71] + '…'}")
+
+
+def _cmd_configs(args) -> int:
+    from hopjax import shipped_configs
+
+    if not args.names:
+        print(f"shipped configs (in {shipped_configs.config_dir()}):")
+        _print_configs()
+        print("hopjax configs NAME [NAME ...] [--to DIR] copies them; hopjax run NAME runs one")
+        return 0
+    if len(args.names) > 1 and pathlib.Path(args.to).suffix in (".yaml", ".yml"):
+        return _error("--to must be a directory when copying several configs")
+    unknown = [n for n in args.names if shipped_configs.shipped(n) is None]
+    if unknown:
+        return _error(f"no shipped config named {', '.join(map(repr, unknown))}; shipped: "
+                      f"{', '.join(shipped_configs.names())}")
+    try:
+        for n in args.names:
+            print(f"copied: {shipped_configs.copy(n, args.to, force=args.force)}")
+    except FileExistsError as err:
+        return _error(f"{err.filename} exists; will not overwrite (use --force)")
     return 0
 
 
 def _common_run_args(p) -> None:
-    p.add_argument("config", help="YAML config file")
+    p.add_argument("config", help="YAML config file, or the name of a shipped config "
+                                  "(hopjax configs lists them)")
     p.add_argument("--out", help="output directory (default results/<name>)")
     p.add_argument("--quick", action="store_true", help="apply the config's quick: overrides")
     p.add_argument("--chunk-size", type=_positive_int("--chunk-size"), default=None,
@@ -239,8 +288,13 @@ def main(argv=None) -> int:
     p.add_argument("results", help="results.nc or its directory")
     p.add_argument("--out", help="figure directory (default: next to the results)")
     p.set_defaults(func=_cmd_plot)
-    p = sub.add_parser("list", help="available experiments, rules and dynamics")
+    p = sub.add_parser("list", help="available experiments, rules, dynamics and shipped configs")
     p.set_defaults(func=_cmd_list)
+    p = sub.add_parser("configs", help="list the shipped configs, or copy some to edit")
+    p.add_argument("names", nargs="*", metavar="NAME", help="configs to copy (default: list)")
+    p.add_argument("--to", default=".", help="destination folder (default: the current one)")
+    p.add_argument("--force", action="store_true", help="overwrite existing files")
+    p.set_defaults(func=_cmd_configs)
     args = parser.parse_args(argv)
     if getattr(args, "process_id", None) is not None and args.process_id < 0:
         parser.error(f"--process-id must be >= 0 (got {args.process_id})")

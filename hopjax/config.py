@@ -20,6 +20,8 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticCustomError
 
+from hopjax import shipped_configs
+
 __all__ = ["ConfigError", "Strict", "Real", "Overlap", "Load", "Seed", "ChunkSize", "Name",
            "MegaBytes", "load_config", "validate_config", "fingerprint"]
 
@@ -183,7 +185,7 @@ def _size_error(raw) -> str | None:
 
 def validate_config(raw: Any, *, quick: bool = False, source: str = "<dict>"):
     """Validate a raw config mapping; returns the experiment's config model instance."""
-    from experiments import EXPERIMENTS  # the registry of experiment kinds
+    from hopjax.experiments import EXPERIMENTS  # the registry of experiment kinds
 
     if not isinstance(raw, dict):
         raise ConfigError(f"invalid config {_clip(source)}: expected a mapping of fields, got "
@@ -323,12 +325,14 @@ def load_config(path, *, quick: bool = False):
 
     A config is a UTF-8 YAML file of at most `MAX_CONFIG_BYTES`, at most `MAX_NODES` nodes
     with aliases expanded and `MAX_DEPTH` levels deep; error messages echo at most
-    `MAX_SHOWN` characters of an offending value."""
-    path = pathlib.Path(path)
+    `MAX_SHOWN` characters of an offending value. ``path`` may also name a config that ships
+    with hopjax (``"quickstart"``, see `hopjax.shipped_configs`)."""
+    path = shipped_configs.resolve(path)
     if path.is_dir():
         raise ConfigError(f"config file {_clip(path)} is a directory, not a YAML file")
     if not path.is_file():
-        raise ConfigError(f"config file not found: {_clip(path)}")
+        raise ConfigError(f"config file not found: {_clip(path)} (nor a shipped config; "
+                          f"shipped: {', '.join(shipped_configs.names())})")
     return validate_config(_read_yaml(path), quick=quick, source=str(path))
 
 

@@ -653,7 +653,7 @@ def capacity_scaling(pc: xr.DataArray, fits: dict, stem, *, title: str = "") -> 
     memories on log-log axes with their fitted power laws (legend: slope, Krotov & Hopfield
     2016 predict a − 1), the exponential memory (label ``exp``) on log-linear axes with its
     fitted 2^(slope·N). ``fits``: label -> (slope, intercept) as from
-    `experiments.dense.scaling_fits`. Returns [] when nothing was measured."""
+    `hopjax.experiments.dense.scaling_fits`. Returns [] when nothing was measured."""
 
     mems = [str(v) for v in pc["memory"].values]
     groups = [g for g in ([x for x in mems if x != "exp"], [x for x in mems if x == "exp"]) if g]

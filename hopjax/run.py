@@ -84,7 +84,7 @@ def sweep_layout(cfg, chunk_size: int | None = None):
     The chunk size is ``chunk_size``, else the config's, else the largest that fits
     ``memory_budget_mb`` (`hopjax.sweep.auto_chunk_size` for one device); it never exceeds
     one static block (a chunk never straddles two), so huge values mean "whole blocks"."""
-    from experiments import EXPERIMENTS
+    from hopjax.experiments import EXPERIMENTS
 
     module = EXPERIMENTS[cfg.experiment]
     plan = module.plan(cfg)
@@ -98,7 +98,7 @@ def _metadata(cfg, devices, chunk_size) -> dict:
     return {
         "config": cfg.model_dump(mode="json"),
         "experiment": cfg.experiment,
-        "hopjax_version": __version__,
+        "version": __version__,  # stored as the netCDF attribute hopjax_version
         "jax_version": jax.__version__,
         "devices": [str(d) for d in devices],
         "processes": jax.process_count(),

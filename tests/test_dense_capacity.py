@@ -5,7 +5,7 @@ import pathlib
 import numpy as np
 import pytest
 
-from experiments import dense as dense_exp
+from hopjax.experiments import dense as dense_exp
 from hopjax.config import ConfigError, load_config, validate_config
 from hopjax.io import load
 from hopjax.run import run

@@ -217,7 +217,7 @@ def test_each_device_computes_only_its_own_points(tmp_path):
     # every device computed the whole chunk
     script = textwrap.dedent(f"""
         import jax, numpy as np
-        from experiments import EXPERIMENTS
+        from hopjax.experiments import EXPERIMENTS
         from hopjax.config import validate_config
         from hopjax.sweep import Runner, point_arrays
         plan = EXPERIMENTS["retrieval"].plan(validate_config({PINV!r}))

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from experiments import prototypes as P
+from hopjax.experiments import prototypes as P
 from hopjax import patterns
 from hopjax.config import ConfigError, load_config, validate_config
 from hopjax.datasets import mnist

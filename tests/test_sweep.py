@@ -87,12 +87,12 @@ def test_results_labelled_metadata_round_trip_and_one_compilation_per_rule(tmp_p
     assert dict(ds.sizes) == {"rule": 2, "mode": 1, "seed": 2, "alpha": 3, "m0": 3}
     assert ds.attrs["config"] == cfg.model_dump(mode="json")
     assert ds.attrs["experiment"] == "retrieval" and ds.attrs["devices"]
-    assert ds.attrs["jax_version"] and ds.attrs["hopjax_version"]
+    assert ds.attrs["jax_version"] and ds.attrs["version"]
     # pseudo-inverse stores every pattern at these loads; Hebb at α = 0.05
     assert np.all(ds.stable_fraction.sel(rule="pseudo_inverse").values == 1.0)
     assert np.all(ds.mf_mean.sel(rule="hebb", alpha=0.05, m0=1.0).values == 1.0)
     # 6 points per rule in chunks of 2: 3 calls per rule, one compilation each
-    from experiments import EXPERIMENTS
+    from hopjax.experiments import EXPERIMENTS
     runner = Runner(EXPERIMENTS["retrieval"].plan(cfg), 2)
     for i in range(len(runner.bounds)):
         runner.run_chunk(i)
@@ -152,7 +152,7 @@ def test_resume_after_sigkill_reproduces_uninterrupted_run(tmp_path):
 
 
 def test_auto_chunk_size_respects_memory_budget():
-    from experiments import EXPERIMENTS
+    from hopjax.experiments import EXPERIMENTS
     plan = EXPERIMENTS["retrieval"].plan(_cfg())
     assert plan.n_points == 12 and plan.block_size == 6
     assert auto_chunk_size(plan, 10 * plan.bytes_per_point, 1, min_chunks=1) == 6  # one block
@@ -215,7 +215,7 @@ def test_daydreaming_sweep_traces_tau_and_improves_stability(tmp_path):
     # τ‖ΔJ‖ per step ≈ ‖ξξᵀ − σσᵀ‖/N ≈ √2 for nearly orthogonal pattern and dream
     assert np.all(np.abs(ds.tau_delta.sel(epoch=12).values - np.sqrt(2)) < 0.3)
     assert any(f.name == "training.png" for f in figures)
-    from experiments import EXPERIMENTS
+    from hopjax.experiments import EXPERIMENTS
     runner = Runner(EXPERIMENTS["daydreaming"].plan(cfg), 3)
     for i in range(len(runner.bounds)):
         runner.run_chunk(i)
