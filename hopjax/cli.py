@@ -56,6 +56,7 @@ def _init_distributed(args) -> None:
 
 def _guarded(body) -> int:
     """Run ``body()``; turn the faults a user can act on into one line and an exit code."""
+    from hopjax import registry
     from hopjax.cache import CacheError
     from hopjax.config import ConfigError
     from hopjax.datasets.mnist import DataNotInstalledError
@@ -68,6 +69,8 @@ def _guarded(body) -> int:
         return _error(err)
     except FileExistsError as err:  # the store holds another sweep, or another writer runs
         return _error(err)
+    except registry.ExperimentKindError as err:  # `hopjax plot` of an unknown kind
+        return _error(f"experiment {err}")
     except Interrupted as err:
         print(err, file=sys.stderr)
         return 130
@@ -154,7 +157,7 @@ def _cmd_submit(args) -> int:
 
 
 def _cmd_plot(args) -> int:
-    from hopjax.experiments import EXPERIMENTS
+    from hopjax import registry
     from hopjax.io import load
 
     path = pathlib.Path(args.results)
@@ -166,7 +169,8 @@ def _cmd_plot(args) -> int:
     def body():
         ds = load(path)
         out = pathlib.Path(args.out) if args.out else path.parent
-        for f in EXPERIMENTS[ds.attrs["experiment"]].plots(ds, out):
+        kind = registry.get(ds.attrs["experiment"], near=ds.attrs.get("experiment_file") or None)
+        for f in kind.plots(ds, out):
             print(f"figure: {f}")
         return 0
 
@@ -184,10 +188,10 @@ _RULES = (("hebb", "Hebb (1/N)", "retrieval, capacity: rule"),
 
 def _cmd_list(args) -> int:
     from hopjax import shipped_configs
-    from hopjax.experiments import EXPERIMENTS
+    from hopjax import registry
     from hopjax.experiments.common import DYNAMICS
 
-    print("experiments: " + ", ".join(sorted(EXPERIMENTS)))
+    print("experiments: " + ", ".join(registry.available()))
     print("rules:")
     for name, what, where in _RULES:
         print(f"  {name:<16} {what}  [{where}]")

@@ -184,8 +184,11 @@ def _size_error(raw) -> str | None:
 
 
 def validate_config(raw: Any, *, quick: bool = False, source: str = "<dict>"):
-    """Validate a raw config mapping; returns the experiment's config model instance."""
-    from hopjax.experiments import EXPERIMENTS  # the registry of experiment kinds
+    """Validate a raw config mapping; returns the experiment's config model instance.
+
+    ``experiment:`` names the kind (`hopjax.registry.get`: built-in, installed, registered, or
+    a module path; a plain module name is also looked up beside the config file ``source``)."""
+    from hopjax import registry
 
     if not isinstance(raw, dict):
         raise ConfigError(f"invalid config {_clip(source)}: expected a mapping of fields, got "
@@ -193,9 +196,15 @@ def validate_config(raw: Any, *, quick: bool = False, source: str = "<dict>"):
     if (why := _size_error(raw)) is not None:
         raise ConfigError(f"invalid config {_clip(source)}: too large: {why}")
     kind = raw.get("experiment")
-    if not isinstance(kind, str) or kind not in EXPERIMENTS:
+    near = source if pathlib.Path(source).is_file() else None
+    try:
+        module = registry.get(kind, near=near) if isinstance(kind, str) else None
+    except registry.ExperimentKindError as err:
+        raise ConfigError(f"invalid config {_clip(source)}:\n  field 'experiment': "
+                          f"{err}") from None
+    if module is None:
         raise ConfigError(f"invalid config {_clip(source)}:\n  field 'experiment': must be one "
-                          f"of {sorted(EXPERIMENTS)} (got {shown(kind)})")
+                          f"of {registry.available()} or a module path (got {shown(kind)})")
     if quick:
         overrides = raw.get("quick")
         if not isinstance(overrides, dict):
@@ -206,9 +215,26 @@ def validate_config(raw: Any, *, quick: bool = False, source: str = "<dict>"):
     # experiment's config nor of its fingerprint
     raw = {k: v for k, v in raw.items() if k != "cluster"}
     try:
-        return EXPERIMENTS[kind].Config.model_validate(raw)
+        return module.Config.model_validate(raw)
     except ValidationError as err:
-        raise ConfigError(_describe(err, source, EXPERIMENTS[kind].Config)) from None
+        raise ConfigError(_describe(err, source, module.Config)) from None
+
+
+class ExperimentConfig(Strict):
+    """The fields every experiment kind's config has; a kind's ``Config`` subclasses it,
+    narrows ``experiment`` to its name (``Literal["my_kind"]``) and adds its own fields.
+
+    ``seed``/``seeds``: the base seed and the number of seeds (the engine's ``seed`` dim);
+    ``memory_budget_mb`` and ``chunk_size`` size the chunks (`hopjax.run.sweep_layout`);
+    ``quick``: overrides applied by ``--quick``."""
+
+    experiment: str
+    name: Name
+    seed: Seed = 0
+    seeds: int = Field(default=1, ge=1, le=10_000)
+    memory_budget_mb: MegaBytes = 1024.0
+    chunk_size: ChunkSize | None = None
+    quick: dict | None = None
 
 
 class _TooLarge(Exception):

@@ -84,9 +84,9 @@ def sweep_layout(cfg, chunk_size: int | None = None):
     The chunk size is ``chunk_size``, else the config's, else the largest that fits
     ``memory_budget_mb`` (`hopjax.sweep.auto_chunk_size` for one device); it never exceeds
     one static block (a chunk never straddles two), so huge values mean "whole blocks"."""
-    from hopjax.experiments import EXPERIMENTS
+    from hopjax import registry
 
-    module = EXPERIMENTS[cfg.experiment]
+    module = registry.get(cfg.experiment)
     plan = module.plan(cfg)
     size = chunk_size or cfg.chunk_size
     if size is None:
@@ -95,7 +95,12 @@ def sweep_layout(cfg, chunk_size: int | None = None):
 
 
 def _metadata(cfg, devices, chunk_size) -> dict:
-    return {
+    from hopjax import registry
+
+    # a user's kind: where its module was, so that `hopjax plot` finds it again
+    kind_file = ({} if cfg.experiment in registry.BUILTIN else
+                 {"experiment_file": str(getattr(registry.get(cfg.experiment), "__file__", ""))})
+    return {**kind_file,
         "config": cfg.model_dump(mode="json"),
         "experiment": cfg.experiment,
         "version": __version__,  # stored as the netCDF attribute hopjax_version

@@ -67,6 +67,50 @@ class Plan:
                 raise ValueError(f"static dim {d.name!r} must come before the traced dims")
             seen_traced |= not d.static
 
+    @classmethod
+    def declare(cls, dims, observables: dict, point=None, *, bytes_per_point: int,
+                inner_coords: dict | None = None, constants: dict | None = None,
+                make_point_fn=None) -> "Plan":
+        """A plan from declared observables, the schema written once.
+
+        ``observables`` maps each output's name to its inner dims (names of ``inner_coords``;
+        ``()`` for one number per point); every output is float32 of the shape those dims
+        give. ``point(params, constants) -> {name: array}`` computes one grid point (params:
+        each traced dim's value and ``<dim>_index``); with static dims, pass instead
+        ``make_point_fn(static) -> point``. The outputs are checked against the declaration
+        when the point function is traced."""
+        inner_coords = {k: np.asarray(v) for k, v in (inner_coords or {}).items()}
+        variables = {}
+        for name, inner in observables.items():
+            inner = tuple(inner)
+            unknown = [d for d in inner if d not in inner_coords]
+            if unknown:
+                raise ValueError(f"observable {name!r}: inner dims {unknown} have no coordinates "
+                                 f"in inner_coords (has {sorted(inner_coords)})")
+            variables[name] = (inner, tuple(len(inner_coords[d]) for d in inner), "float32")
+        if (point is None) == (make_point_fn is None):
+            raise ValueError("Plan.declare: give exactly one of point and make_point_fn")
+        factory = make_point_fn or (lambda static: point)
+
+        def checked(static):
+            f = factory(static)
+
+            def g(params, consts):
+                out = f(params, consts)
+                if set(out) != set(variables):
+                    raise ValueError(f"the point function returned {sorted(out)}; the plan "
+                                     f"declares {sorted(variables)}")
+                for k, (_, shape, _) in variables.items():
+                    if jnp.shape(out[k]) != shape:
+                        raise ValueError(f"observable {k!r}: the point function returned shape "
+                                         f"{jnp.shape(out[k])}, declared {shape}")
+                return {k: jnp.asarray(v, jnp.float32) for k, v in out.items()}
+            return g
+
+        return cls(dims=list(dims), variables=variables, inner_coords=inner_coords,
+                   make_point_fn=checked, bytes_per_point=int(bytes_per_point),
+                   constants=dict(constants or {}))
+
     @property
     def shape(self) -> tuple[int, ...]:
         return tuple(len(d.values) for d in self.dims)
