@@ -124,6 +124,9 @@ def _cmd_run(args) -> int:
         if o.reused:
             print(f"already complete: {o.path} (reused, nothing computed)")
         else:
+            if o.computed < o.n_chunks:
+                print(f"resumed: {o.n_chunks - o.computed} of {o.n_chunks} chunks were already "
+                      "stored")
             print(f"results: {o.path}")
         for f in o.figures:
             print(f"figure: {f}")
