@@ -25,7 +25,13 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-__all__ = ["per_matrix", "eigh", "cholesky", "solve_triangular"]
+__all__ = ["zero_diagonal", "per_matrix", "eigh", "cholesky", "solve_triangular"]
+
+
+def zero_diagonal(J):
+    """J with its diagonal set to 0 (no self-coupling)."""
+    N = J.shape[-1]
+    return jnp.where(jnp.eye(N, dtype=bool), 0.0, J)
 
 
 def per_matrix(fn, core_ndims):

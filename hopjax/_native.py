@@ -18,11 +18,12 @@ import os
 import pathlib
 import shutil
 import subprocess
-import tempfile
 import warnings
 
 import jax
 import jax.numpy as jnp
+
+from hopjax.files import atomic_write
 
 TARGET = "hopjax_event_relax"
 SOURCE = pathlib.Path(__file__).with_name("csrc") / "event_relax.cc"
@@ -56,15 +57,9 @@ def _build(compiler: str) -> pathlib.Path:
         return lib
     lib.parent.mkdir(parents=True, exist_ok=True)
     # build beside the target, then rename: concurrent first uses never load a partial file
-    fd, tmp = tempfile.mkstemp(suffix=".so", dir=lib.parent)
-    os.close(fd)
-    try:
-        subprocess.run([compiler, *FLAGS, f"-I{include}", str(SOURCE), "-o", tmp],
-                       check=True, capture_output=True, text=True, timeout=300)
-        os.replace(tmp, lib)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(lib, lambda tmp: subprocess.run(
+        [compiler, *FLAGS, f"-I{include}", str(SOURCE), "-o", str(tmp)],
+        check=True, capture_output=True, text=True, timeout=300))
     return lib
 
 

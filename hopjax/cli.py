@@ -190,7 +190,6 @@ _RULES = (("hebb", "Hebb (1/N)", "retrieval, capacity: rule"),
 
 
 def _cmd_list(args) -> int:
-    from hopjax import shipped_configs
     from hopjax import registry
     from hopjax.experiments.common import DYNAMICS
 

@@ -49,7 +49,7 @@ from jax import lax
 from hopjax import _native
 from hopjax._checks import check_nonneg, check_spins, check_square
 from hopjax._precision import matmul
-from hopjax.rules.classical import zero_diagonal
+from hopjax._linalg import zero_diagonal
 
 __all__ = ["relax", "sweep", "Relaxed", "MODES", "FIXED_POINT", "TWO_CYCLE", "MAX_SWEEPS",
            "STATUS_NAMES", "local_field", "tie_tolerance", "METHODS", "iterate_parallel",

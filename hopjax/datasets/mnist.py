@@ -23,12 +23,9 @@ them); spins are ±1 float32.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import importlib.util
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -38,6 +35,7 @@ import numpy as np
 
 from hopjax import cache as _cache
 from hopjax._checks import check_spins
+from hopjax.files import atomic_write
 from hopjax._precision import matmul
 
 __all__ = [
@@ -171,19 +169,12 @@ def _parse_csv(path: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _write_atomic(path: Path, arrays: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
+    def write(tmp):
+        with open(tmp, "wb") as f:  # a file object: savez would append .npz to a path
             np.savez_compressed(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes it 0600; a shared $HOPJAX_CACHE should be readable
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, write)
 
 
 def build_cache() -> Path:

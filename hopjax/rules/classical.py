@@ -13,6 +13,7 @@ import jax.numpy as jnp
 
 from hopjax._checks import check_patterns, check_spins
 from hopjax import _linalg
+from hopjax._linalg import zero_diagonal  # re-exported: rules.zero_diagonal
 from hopjax._precision import einsum
 
 __all__ = ["hebb", "hebb_add", "pseudo_inverse", "zero_diagonal", "float_dtype"]
@@ -26,12 +27,6 @@ def float_dtype(x):
     if jnp.issubdtype(dt, jnp.floating):
         return jnp.promote_types(dt, jnp.float32)
     return jnp.result_type(float)
-
-
-def zero_diagonal(J):
-    """J with its diagonal set to 0 (no self-coupling)."""
-    N = J.shape[-1]
-    return jnp.where(jnp.eye(N, dtype=bool), 0.0, J)
 
 
 def _masked(xi, mask):
