@@ -50,7 +50,20 @@ def masked_mean_std(x, mask, axis):
 
 def stable_fraction(J, xi, mask=None, bias=None):
     """Fraction of the (unmasked) patterns xi (P, N) that are zero-temperature fixed points."""
-    check_square(J)
+    if callable(J):
+        given = {k: v for k, v in (("mode", mode != "async"), ("max_sweeps", max_sweeps != 100),
+                                   ("bias", bias is not None), ("T", T is not None),
+                                   ("method", method != "auto"), ("block", block != 16)) if v}
+        if given:
+            raise TypeError(f"retrieval_map: with a relax function, set the dynamics options "
+                            f"({', '.join(given)}) in that function instead")
+        relax_fn = J
+    else:
+        check_square(J)
+
+        def relax_fn(k, sigma):
+            return dynamics.relax(k, J, sigma, mode=mode, max_sweeps=max_sweeps, bias=bias,
+                                  T=T, method=method, block=block)
     check_spins(xi, "xi")
     fixed = is_fixed_point(J, xi, bias).astype(jnp.float32)
     return fixed_mean(fixed, mask=mask)
@@ -74,10 +87,13 @@ def retrieval_map(key, J, xi, m0s, *, mask=None, n_samples: int = 1, exact: bool
     """Retrieval map m_f(m0): start at overlap m0 with each pattern, relax, measure the final
     overlap with the same pattern (docs/science.md §4; Serricchio et al. 2025, Fig. 2).
 
-    J: (N, N); xi: (P, N) patterns (or features, for a feature retrieval map); m0s: (M,) may
-    be traced; mask: (P,) bool for padded pattern arrays. All M·P·n_samples trajectories relax
-    as one batch (sharing each sweep's visiting order). Dynamics options as in
-    `hopjax.dynamics.relax`.
+    J: (N, N) couplings, relaxed by `hopjax.dynamics.relax` with the dynamics options given
+    here; or a relax function ``relax_fn(key, sigma) -> Relaxed`` (any dynamics: a dense or
+    modern memory, a centred rule, your own; sigma (..., N) ±1; it must return ``sigma`` and
+    ``status`` as `hopjax.dynamics.relax` does), which then takes no dynamics options here.
+    xi: (P, N) patterns (or features, for a feature retrieval map); m0s: (M,) may be traced;
+    mask: (P,) bool for padded pattern arrays. All M·P·n_samples trajectories relax as one
+    batch (sharing each sweep's visiting order).
 
     >>> import jax, jax.numpy as jnp
     >>> from hopjax import patterns, rules
@@ -86,7 +102,20 @@ def retrieval_map(key, J, xi, m0s, *, mask=None, n_samples: int = 1, exact: bool
     >>> rm.mean.tolist()
     [1.0, 1.0]
     """
-    check_square(J)
+    if callable(J):
+        given = {k: v for k, v in (("mode", mode != "async"), ("max_sweeps", max_sweeps != 100),
+                                   ("bias", bias is not None), ("T", T is not None),
+                                   ("method", method != "auto"), ("block", block != 16)) if v}
+        if given:
+            raise TypeError(f"retrieval_map: with a relax function, set the dynamics options "
+                            f"({', '.join(given)}) in that function instead")
+        relax_fn = J
+    else:
+        check_square(J)
+
+        def relax_fn(k, sigma):
+            return dynamics.relax(k, J, sigma, mode=mode, max_sweeps=max_sweeps, bias=bias,
+                                  T=T, method=method, block=block)
     check_spins(xi, "xi")
     check_overlap(m0s, "m0s")
     m0s = jnp.atleast_1d(jnp.asarray(m0s, jnp.float32))
@@ -101,8 +130,7 @@ def retrieval_map(key, J, xi, m0s, *, mask=None, n_samples: int = 1, exact: bool
         return flip_to_overlap(jax.random.fold_in(k_cue, mu), x, m0s[:, None], exact=exact)
 
     cue = jnp.moveaxis(jax.vmap(cues)(jnp.arange(P), jnp.asarray(xi, jnp.float32)), 0, 1)
-    out = dynamics.relax(k_dyn, J, cue, mode=mode, max_sweeps=max_sweeps, bias=bias, T=T,
-                         method=method, block=block)
+    out = relax_fn(k_dyn, cue)
     mf = fixed_mean(out.sigma * start, axis=-1)
     real = jnp.ones((P,), bool) if mask is None else jnp.asarray(mask, bool)
     real = jnp.broadcast_to(real[None, :, None], mf.shape)

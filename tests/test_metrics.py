@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hopjax import metrics, patterns, rules
+from hopjax import dense, dynamics, metrics, patterns, rules
 
 M0S = jnp.array([0.2, 0.6, 1.0])
 
@@ -93,3 +93,21 @@ def test_retrieval_map_rejects_bad_input():
         metrics.retrieval_map(jax.random.key(0), J, xi * 2, jnp.array([0.5]))
     with pytest.raises(ValueError, match="square"):
         metrics.retrieval_map(jax.random.key(0), J[:, :5], xi, jnp.array([0.5]))
+
+
+def test_retrieval_map_takes_any_relax_function():
+    """Dynamics passed in: the default is dynamics.relax on J, bit for bit; a dense memory's
+    relax retrieves at a load where Hebb's map has collapsed (Krotov & Hopfield 2016: the
+    cubic memory stores P ∝ N² patterns)."""
+    xi = patterns.random(jax.random.key(8), 60, 100)  # α = 0.6, far above Hebb's 0.138
+    m0s = jnp.array([0.6, 1.0])
+    J = rules.hebb(xi)
+    a = metrics.retrieval_map(jax.random.key(9), J, xi, m0s)
+    b = metrics.retrieval_map(jax.random.key(9), lambda k, s: dynamics.relax(k, J, s), xi, m0s)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert float(a.mean[1]) < 0.9
+    d = metrics.retrieval_map(jax.random.key(9), lambda k, s: dense.relax(k, xi, s, a=3), xi, m0s)
+    assert np.asarray(d.mean).tolist() == [1.0, 1.0] and float(d.fixed_point[0]) == 1.0
+    with pytest.raises(TypeError, match="mode"):
+        metrics.retrieval_map(jax.random.key(9), lambda k, s: dynamics.relax(k, J, s), xi, m0s,
+                              mode="sync")
