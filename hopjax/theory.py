@@ -27,6 +27,11 @@ What is here (numpy, float64, vectorised over broadcast arrays of α and T):
 - `glass_temperature(alpha)`: T_g(α) = 1 + √α, where the paramagnet becomes unstable.
 - `gaussian_averages(m, sigma, T)`: ⟨tanh⟩, ⟨tanh²⟩ and β⟨sech²⟩ over z, accurate at every T.
 
+The random-features Hopfield model (Negri et al., PRL 131, 257301, 2023: storage line α_s(α_D)
+and learning line α_l(α_D) at T = 0) is in `hopjax.theory_rf`; its public names are
+re-exported here (`rf_storage_threshold`, `rf_learning_threshold`, `solve_rf`, `rf_overlap`,
+`RFSolution`).
+
 The thermodynamic transition T_c(α) (below it retrieval states are global minima of the free
 energy; α < 0.051 at T = 0, AGS) and the instability of replica symmetry are not computed here.
 The RS retrieval line is slightly re-entrant at low T: α_c(T) rises from 0.13791 at T = 0 to
@@ -60,7 +65,10 @@ from numpy.polynomial.hermite_e import hermegauss
 from numpy.polynomial.legendre import leggauss
 
 __all__ = ["RSSolution", "solve_rs", "overlap", "alpha_c", "retrieval_line",
-           "glass_temperature", "gaussian_averages", "erf"]
+           "glass_temperature", "gaussian_averages", "erf",
+           # random-features Hopfield model (hopjax.theory_rf), re-exported lazily below
+           "RFSolution", "solve_rf", "rf_overlap", "rf_storage_threshold",
+           "rf_learning_threshold"]
 
 # Gauss–Hermite (probabilists') nodes and weights normalised to the standard normal density.
 _GH_Z, _GH_W = hermegauss(128)
@@ -408,3 +416,15 @@ def glass_temperature(alpha):
     if np.any(alpha < 0):
         raise ValueError("alpha must be >= 0")
     return 1.0 + np.sqrt(alpha)
+
+
+_RF_NAMES = ("RFSolution", "solve_rf", "rf_overlap", "rf_storage_threshold",
+             "rf_learning_threshold")
+
+
+def __getattr__(name):
+    """Lazy re-export of hopjax.theory_rf (which imports erf from here: no import cycle)."""
+    if name in _RF_NAMES:
+        from hopjax import theory_rf
+        return getattr(theory_rf, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
