@@ -18,14 +18,23 @@ from hopjax import dynamics, metrics, patterns, rules
 from hopjax.config import ChunkSize, Load, MegaBytes, Name, Overlap, Real, Seed, Strict
 from hopjax.sweep import Dim
 
-# name -> J(xi (P_max, N), mask (P_max,)); closed-form rules take the padded mask
+# name -> J(xi (P_max, N), mask (P_max,)); closed-form rules take the padded mask. Sorted by
+# name. The CENTRED rules also take the patterns' bias a (data.bias) and retrieve with the
+# centred dynamics (`couplings`, docs/science.md §2)
 RULES = {
+    "centred_hebb": lambda xi, mask, a=0.0: rules.centred_hebb(xi, a, mask),
+    "centred_pseudo_inverse": lambda xi, mask, a=0.0: rules.centred_pseudo_inverse(xi, a, mask),
     "hebb": lambda xi, mask: rules.hebb(xi, mask),
     "pseudo_inverse": lambda xi, mask: rules.pseudo_inverse(xi, mask),
 }
+CENTRED = ("centred_hebb", "centred_pseudo_inverse")
 
 DYNAMICS = dynamics.MODES
 Mode = Literal["async", "sequential", "sync", "glauber"]
+
+
+# pattern bias a = mean of the spins, P(ξ_i = +1) = (1 + a)/2
+Bias = Annotated[Real, Field(gt=-1.0, lt=1.0)]
 
 
 def as_list(v):
@@ -40,6 +49,8 @@ class Data(Strict):
     crop: int | None = Field(default=None, ge=4, le=28)  # MNIST: central crop k×k, N = k²
     deskew: bool = True  # MNIST
     n_test: int = Field(default=1000, ge=1, le=10_000)  # MNIST: unseen test images measured
+    # uncorrelated: biased patterns of mean a (a list is a traced grid dim "bias")
+    bias: Bias | Annotated[list[Bias], Field(min_length=1)] | None = None
 
     @model_validator(mode="after")
     def _kind_fields(self):
@@ -50,6 +61,8 @@ class Data(Strict):
             raise ValueError("alpha_D: only applies to kind 'random_features'")
         if self.kind != "mnist" and self.crop is not None:
             raise ValueError("crop: only applies to kind 'mnist'")
+        if self.kind != "uncorrelated" and self.bias is not None:
+            raise ValueError("bias: only applies to kind 'uncorrelated'")
         return self
 
 
@@ -57,6 +70,9 @@ class Dynamics(Strict):
     mode: Mode | Annotated[list[Mode], Field(min_length=1)] = "async"
     T: Real | list[Real] | None = None
     max_sweeps: int = Field(default=100, ge=1, le=100_000)
+    # uniform threshold θ added to every local field (centred rules: to the centred field,
+    # Σ_j J_ij (σ_j − a) + θ); "a": θ = the pattern bias a (docs/science.md §2)
+    theta: Real | Literal["a"] = 0.0
 
     @model_validator(mode="after")
     def _T_nonneg(self):
@@ -128,8 +144,9 @@ class SweepConfig(Strict):
         return self
 
     def grid_size(self) -> int:
-        """Points of the dims every experiment has (seed, alpha, alpha_D, T, mode)."""
+        """Points of the dims every experiment has (seed, alpha, alpha_D, bias, T, mode)."""
         return (self.seeds * len(self.data.alpha) * len(self.data.alpha_D or [0])
+                * len(as_list(self.data.bias))
                 * len(as_list(self.dynamics.T)) * len(as_list(self.dynamics.mode)))
 
     def trajectories(self) -> int:
@@ -178,10 +195,13 @@ def data_constants(cfg) -> dict:
 
 
 def data_dims(cfg) -> list[Dim]:
-    """Traced dims seed, alpha[, alpha_D][, T] (T only when the config lists several)."""
+    """Traced dims seed, alpha[, alpha_D][, bias][, T] (bias, T only when the config lists
+    several)."""
     dims = [Dim("seed", np.arange(cfg.seeds)), Dim("alpha", np.array(cfg.data.alpha, float))]
     if cfg.data.alpha_D is not None:
         dims.append(Dim("alpha_D", np.array(cfg.data.alpha_D, float)))
+    if isinstance(cfg.data.bias, list):
+        dims.append(Dim("bias", np.array(cfg.data.bias, float)))
     if isinstance(cfg.dynamics.T, list):
         dims.append(Dim("T", np.array(cfg.dynamics.T, float)))
     return dims
@@ -194,6 +214,37 @@ def point_key(cfg, p):
 
 def temperature(cfg, p):
     return p["T"] if "T" in p else cfg.dynamics.T
+
+
+def pattern_bias(cfg, p):
+    """The point's pattern bias a (0 without data.bias)."""
+    return p["bias"] if "bias" in p else (cfg.data.bias or 0.0)
+
+
+def threshold(cfg, p):
+    """The point's threshold θ of the dynamics (``dynamics.theta``; "a": the pattern bias);
+    None for the constant 0 (no bias field at all)."""
+    theta = cfg.dynamics.theta
+    if theta == "a":
+        return None if cfg.data.bias is None else pattern_bias(cfg, p)
+    return None if theta == 0 else theta
+
+
+def dynamics_bias(cfg, J, p, centred: bool):
+    """Bias field b of the retrieval dynamics for couplings J (None: none): for a centred rule
+    b_i = θ − a Σ_{j≠i} J_ij (the centred field, `hopjax.rules.centred_bias`), else θ."""
+    theta = threshold(cfg, p)
+    if centred:
+        return rules.centred_bias(J, pattern_bias(cfg, p), theta)
+    return None if theta is None else jnp.full(J.shape[-1], theta, J.dtype)
+
+
+def couplings(cfg, name, xi, mask, p):
+    """(J, bias) of closed-form rule ``name`` at the point: J from `RULES` (with the pattern
+    bias for the `CENTRED` rules) and the bias field of its dynamics (`dynamics_bias`)."""
+    centred = name in CENTRED
+    J = RULES[name](xi, mask, pattern_bias(cfg, p)) if centred else RULES[name](xi, mask)
+    return J, dynamics_bias(cfg, J, p, centred)
 
 
 def data_sampler(cfg):
@@ -213,6 +264,8 @@ def data_sampler(cfg):
         if cfg.data.kind == "mnist":  # balanced subsets are prefix-consistent in P
             return c["train"][p["seed"]], mask, None
         if not features:
+            if cfg.data.bias is not None:
+                return patterns.biased(key, Pm, N, pattern_bias(cfg, p)), mask, None
             return patterns.random(key, Pm, N), mask, None
         rf = patterns.random_features(key, Pm, D_of[p["alpha_D_index"]], N, D_max=Dm,
                                       binary=cfg.data.binary_coefficients)
@@ -222,8 +275,9 @@ def data_sampler(cfg):
 
 
 def observer(cfg, mode):
-    """f(key, J, xi, mask, rf, T, c, p) -> dict of retrieval observables (see `variables`);
-    c: the plan's constants, p: the point's parameters.
+    """f(key, J, xi, mask, rf, T, c, p, bias=None) -> dict of retrieval observables (see
+    `variables`); c: the plan's constants, p: the point's parameters, bias: the dynamics' bias
+    field (`dynamics_bias`; the centred rules need theirs).
 
     MNIST adds generalisation observables from m0 = 1 (Serricchio et al. 2025, Fig. 4):
     ``test_mf`` final overlap of unseen test images with themselves, ``test_proto`` and
@@ -231,28 +285,28 @@ def observer(cfg, mode):
     m0s = jnp.asarray(cfg.m0, jnp.float32)
     kw = dict(n_samples=cfg.samples, mode=mode, max_sweeps=cfg.dynamics.max_sweeps)
 
-    def one(key, J, xi, mask, T):
-        rm = metrics.retrieval_map(key, J, xi, m0s, mask=mask, T=T, **kw)
+    def one(key, J, xi, mask, T, bias):
+        rm = metrics.retrieval_map(key, J, xi, m0s, mask=mask, T=T, bias=bias, **kw)
         return {"mf_mean": rm.mean, "mf_std": rm.std, "fixed_point": rm.fixed_point,
                 "basin_size": metrics.basin_size(m0s, rm.mean),
-                "stable_fraction": metrics.stable_fraction(J, xi, mask)}
+                "stable_fraction": metrics.stable_fraction(J, xi, mask, bias)}
 
-    def settle(key, J, x, T):
+    def settle(key, J, x, T, bias):
         return dynamics.relax(key, J, x, mode=mode, max_sweeps=cfg.dynamics.max_sweeps,
-                              T=T).sigma
+                              T=T, bias=bias).sigma
 
-    def observe(key, J, xi, mask, rf, T, c, p):
+    def observe(key, J, xi, mask, rf, T, c, p, bias=None):
         k_ex, k_feat, k_test, k_train = jax.random.split(key, 4)
-        out = one(k_ex, J, xi, mask, T)
+        out = one(k_ex, J, xi, mask, T, bias)
         if cfg.feature_maps:
-            feats = one(k_feat, J, rf.features, rf.feature_mask, T)
+            feats = one(k_feat, J, rf.features, rf.feature_mask, T, bias)
             out.update({"feature_" + k: v for k, v in feats.items()})
         if cfg.data.kind == "mnist":
-            final = settle(k_test, J, c["test"], T)
+            final = settle(k_test, J, c["test"], T, bias)
             proto = c["prototypes"][c["test_labels"]]
             out["test_mf"] = metrics.fixed_mean(metrics.fixed_mean(final * c["test"], -1))
             out["test_proto"] = metrics.fixed_mean(metrics.fixed_mean(final * proto, -1))
-            final = settle(k_train, J, xi, T)
+            final = settle(k_train, J, xi, T, bias)
             proto = c["prototypes"][c["train_labels"][p["seed"]]]
             out["train_proto"] = metrics.fixed_mean(metrics.fixed_mean(final * proto, -1),
                                                     mask=mask)

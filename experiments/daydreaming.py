@@ -34,6 +34,9 @@ class Training(Strict):
     j_max: Real | list[Real] | None = None
     batch: int = Field(default=1, ge=1, le=4096)
     max_sweeps: int = Field(default=200, ge=1, le=100_000)
+    # centred Daydreaming for biased patterns (data.bias; `hopjax.rules.centred_daydreaming`):
+    # centred dreams and patterns, centred dynamics; dist_hebb is then to centred Hebb
+    centred: bool = False
 
     @model_validator(mode="after")
     def _check(self):
@@ -60,6 +63,13 @@ class Training(Strict):
 class Config(SweepConfig):
     experiment: Literal["daydreaming"]
     training: Training
+
+    @model_validator(mode="after")
+    def _theta_needs_centred(self):
+        if self.dynamics.theta != 0 and not self.training.centred:
+            raise ValueError("dynamics.theta: a threshold needs training.centred: true (plain "
+                             "Daydreaming dreams without one)")
+        return self
 
     def n_points(self) -> int:
         return (self.grid_size() * len(as_list(self.training.tau))
@@ -101,17 +111,29 @@ def _point_fn(cfg, static):
     def point(p, c):
         k_data, k_train, k_map = jax.random.split(common.point_key(cfg, p), 3)
         xi, mask, rf = sample(k_data, p, c)
-        rule = rules.daydreaming(p["tau"], init=tr.init, steps_per_epoch=tr.steps_per_epoch,
-                                 normalize=None if tr.normalize == "none" else tr.normalize,
-                                 j_max=p.get("j_max", tr.j_max), batch=tr.batch,
-                                 max_sweeps=tr.max_sweeps)
+        options = dict(init=tr.init, steps_per_epoch=tr.steps_per_epoch,
+                       normalize=None if tr.normalize == "none" else tr.normalize,
+                       j_max=p.get("j_max", tr.j_max), batch=tr.batch, max_sweeps=tr.max_sweeps)
+        a = common.pattern_bias(cfg, p)
+        if tr.centred:
+            rule = rules.centred_daydreaming(p["tau"], a, theta=common.threshold(cfg, p),
+                                             **options)
+        else:
+            rule = rules.daydreaming(p["tau"], **options)
+        normalization = "P" if tr.init == "hebb_P" else "N"
         _, record = rules.train(k_train, rule, xi, mask, epochs=tr.epochs, record=rec,
-                                hebb_normalization="P" if tr.init == "hebb_P" else "N")
+                                hebb_normalization=normalization)
         T = common.temperature(cfg, p)
         # the same cues for every snapshot: the maps differ only through J
-        out = jax.vmap(lambda J: observe(k_map, J, xi, mask, rf, T, c, p))(record.J)
+        out = jax.vmap(lambda J: observe(k_map, J, xi, mask, rf, T, c, p,
+                                         bias=common.dynamics_bias(cfg, J, p, tr.centred)))(record.J)
         out["tau_delta"] = p["tau"] * record.info.delta_norm
-        out["dist_hebb"] = metrics.fixed_div(record.dist_hebb, record.hebb_norm)
+        if tr.centred:  # distance to the centred Hebb start
+            J_ref = rules.centred_hebb(xi, a, mask, normalization=normalization)
+            dist = jax.vmap(lambda J: metrics.fixed_norm(J - J_ref))(record.J)
+            out["dist_hebb"] = metrics.fixed_div(dist, metrics.fixed_norm(J_ref))
+        else:
+            out["dist_hebb"] = metrics.fixed_div(record.dist_hebb, record.hebb_norm)
         return out
 
     return point

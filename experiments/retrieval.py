@@ -1,10 +1,12 @@
-"""Retrieval maps m_f(m0) over grids of seed × α (× α_D × T) for any rule and dynamics.
+"""Retrieval maps m_f(m0) over grids of seed × α (× α_D × bias × T) for any rule and dynamics.
 
 Per grid point: draw the patterns (uncorrelated, or random-features examples) at the largest
 P of the grid from the point's seed, mask down to P = round(α N), build J with the rule, and
 measure the retrieval map over the m0 list (``samples`` cues per pattern and m0), its basin
 size and the fraction of patterns that are fixed points; with ``feature_maps`` also the
-retrieval map of the hidden features (start near f^k, overlap with f^k).
+retrieval map of the hidden features (start near f^k, overlap with f^k). With ``data.bias``
+the patterns are biased (mean a; a list of biases is a traced grid dim) and the centred rules
+retrieve with the centred dynamics (`hopjax.rules.centred`).
 Outputs per point: mf_mean, mf_std, fixed_point (m0,); basin_size, stable_fraction ().
 """
 
@@ -51,14 +53,14 @@ def plan(cfg) -> Plan:
 
 
 def _point_fn(cfg, static):
-    rule = RULES[static["rule"]]
     sample = common.data_sampler(cfg)
     observe = common.observer(cfg, static["mode"])
 
     def point(p, c):
         k_data, k_map = jax.random.split(common.point_key(cfg, p))
         xi, mask, rf = sample(k_data, p, c)
-        return observe(k_map, rule(xi, mask), xi, mask, rf, common.temperature(cfg, p), c, p)
+        J, bias = common.couplings(cfg, static["rule"], xi, mask, p)
+        return observe(k_map, J, xi, mask, rf, common.temperature(cfg, p), c, p, bias=bias)
 
     return point
 

@@ -14,11 +14,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hopjax._checks import check_count, check_overlap, check_spins
+from hopjax._checks import check_count, check_overlap, check_spins, concrete
 from hopjax._precision import matmul
 
 __all__ = [
     "random",
+    "biased",
     "random_features",
     "RandomFeatures",
     "flip_to_overlap",
@@ -68,6 +69,38 @@ def random(key, P: int, N: int, *, dtype=jnp.float32):
     if int(P) < 0 or int(N) < 0:  # arange(−1) would silently give an empty array
         raise ValueError(f"P and N must be >= 0; got P = {P}, N = {N}")
     return _rowwise(key, P, lambda k: jax.random.rademacher(k, (N,), dtype=dtype))
+
+
+def biased(key, P: int, N: int, a, *, dtype=jnp.float32):
+    """Biased patterns: i.i.d. spins with P(ξ_i = +1) = (1 + a)/2, i.e. mean a, shape (P, N).
+
+    a: scalar bias in (−1, 1), may be traced (a grid over biases compiles once); a concrete
+    a outside (−1, 1) is a ValueError. Row μ comes from ``fold_in(key, μ)`` as in `random`
+    (prefix-consistent in P), drawn as ``uniform < (1 + a)/2`` exactly as
+    `jax.random.rademacher` draws its spins, so a = 0 gives ``random(key, P, N)`` bit for
+    bit. Store them with the centred rules (`hopjax.rules.centred_hebb`, ...).
+
+    >>> import jax
+    >>> xi = biased(jax.random.key(0), 100, 1000, 0.5)
+    >>> round(float(xi.mean()), 2)
+    0.5
+    """
+    if jnp.ndim(a) != 0:
+        raise ValueError(f"a must be a scalar bias; got shape {jnp.shape(a)}")
+    v = concrete(a)
+    if v is not None and not np.abs(v) < 1:  # NaN fails too
+        raise ValueError(f"a must lie in the open interval (-1, 1), the mean of the patterns "
+                         f"(P(ξ_i = +1) = (1 + a)/2); got {float(v)!r}")
+    if int(P) < 0 or int(N) < 0:
+        raise ValueError(f"P and N must be >= 0; got P = {P}, N = {N}")
+    fdt = jnp.result_type(float)  # rademacher's uniform draw: float32 (float64 under x64)
+    p = (1.0 + jnp.asarray(a, fdt)) / 2.0
+
+    def row(k):
+        up = jax.random.uniform(k, (N,), fdt) < p
+        return (2 * up.astype(dtype) - 1).astype(dtype)
+
+    return _rowwise(key, P, row)
 
 
 class RandomFeatures(NamedTuple):

@@ -6,8 +6,11 @@ from hopjax.rules.dreaming import (Unlearning, UnlearningInfo, UnlearningState, 
                                    unlearning, unlearning_rule)
 from hopjax.rules.daydreaming import (Daydreaming, DaydreamingInfo, DaydreamingState,
                                       daydreaming)
+from hopjax.rules.centred import (centred_bias, centred_daydreaming, centred_hebb,
+                                  centred_pseudo_inverse, centred_relax)
 
 __all__ = ["hebb", "hebb_add", "pseudo_inverse", "zero_diagonal",
            "dreaming_kernel", "unlearning", "unlearning_rule", "Unlearning", "UnlearningState",
            "UnlearningInfo", "daydreaming", "Daydreaming", "DaydreamingState", "DaydreamingInfo",
-           "train", "TrainRecord", "log_epochs"]
+           "train", "TrainRecord", "log_epochs", "centred_hebb", "centred_pseudo_inverse",
+           "centred_bias", "centred_relax", "centred_daydreaming"]
