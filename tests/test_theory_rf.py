@@ -294,3 +294,26 @@ def test_paper_storage_line_matches_closed_form():
             a = c
     exact = alpha_of_y(0.5 * (a + b))
     assert abs(float(theory_rf.rf_storage_threshold(aD, equations="paper")) - exact) < 1e-6
+
+
+def test_dynamics_from_an_example_follows_the_line_with_its_latent_component():
+    """Simulation against theory (measured with configs/rf_storage_line.yaml: m_f(1) falls
+    below 0.9 at α = 0.028 (N = 1000) and 0.033 (N = 2000) for α_D = 0.1, where the paper's
+    RS line is 0.084 and the line with the example's own latent component 0.036). Here, at
+    N = 1000, α_D = 0.1: examples kept at α = 0.016, lost at α = 0.06 — below the paper's line,
+    above the other."""
+    import jax
+    import jax.numpy as jnp
+
+    from hopjax import dynamics, metrics, patterns, rules
+
+    N, aD = 1000, 0.1
+    assert float(theory_rf.rf_storage_threshold(aD, equations="corrected")) < 0.06 < float(
+        theory_rf.rf_storage_threshold(aD, equations="paper"))
+    m = {}
+    for alpha in (0.016, 0.06):
+        rf = patterns.random_features(jax.random.key(3), round(alpha * N), round(aD * N), N)
+        J = rules.hebb(rf.examples)
+        out = dynamics.relax(jax.random.key(4), J, rf.examples, mode="async", max_sweeps=200)
+        m[alpha] = float(jnp.mean(metrics.overlap(out.sigma, rf.examples).diagonal()))
+    assert m[0.016] > 0.97 and m[0.06] < 0.7, m
