@@ -186,7 +186,11 @@ _RULES = (("hebb", "Hebb (1/N)", "retrieval, capacity: rule"),
           ("dreaming_kernel", "dreaming kernel J(t), Fachechi et al. 2019", "Python API"),
           ("unlearning", "Hopfield-Feinstein-Palmer unlearning", "Python API"),
           ("daydreaming", "Daydreaming, Serricchio et al. 2025",
-           "daydreaming, prototypes: training"))
+           "daydreaming, prototypes: training"),
+          ("centred_hebb", "centred Hebb for biased patterns", "retrieval, capacity: rule"),
+          ("centred_pseudo_inverse", "centred pseudo-inverse", "retrieval, capacity: rule"),
+          ("centred_daydreaming", "centred Daydreaming (Doi et al. 2026)",
+           "daydreaming: training.centred"))
 
 
 def _cmd_list(args) -> int:
@@ -196,7 +200,7 @@ def _cmd_list(args) -> int:
     print("experiments: " + ", ".join(registry.available()))
     print("rules:")
     for name, what, where in _RULES:
-        print(f"  {name:<16} {what}  [{where}]")
+        print(f"  {name:<23} {what}  [{where}]")
     print("dynamics:    " + ", ".join(DYNAMICS))
     print("data:        uncorrelated, random_features, mnist")
     print("configs (hopjax run NAME; hopjax configs NAME copies one):")
@@ -307,7 +311,11 @@ def main(argv=None) -> int:
     if getattr(args, "shard", None) is not None and args.overwrite:
         parser.error("--overwrite cannot be combined with --shard (each shard would wipe the "
                      "others' chunks): start the sweep afresh in a new --out")
-    return args.func(args)
+    try:
+        return args.func(args)
+    except BrokenPipeError:  # `hopjax list | head`: the reader left; not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -154,8 +154,8 @@ def flip_to_overlap(key, xi, m0, *, exact: bool = True):
 
     >>> import jax, jax.numpy as jnp
     >>> x = jnp.ones((3, 100))
-    >>> (flip_to_overlap(jax.random.key(1), x, 0.6) @ jnp.ones(100) / 100).tolist()
-    [0.6000000238418579, 0.6000000238418579, 0.6000000238418579]
+    >>> (flip_to_overlap(jax.random.key(1), x, 0.6) == -1).sum(-1).tolist()  # (1 − m0)N/2
+    [20, 20, 20]
     """
     check_spins(xi, "xi")
     check_overlap(m0)

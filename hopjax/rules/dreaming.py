@@ -42,7 +42,7 @@ def dreaming_kernel(xi, t, mask=None):
       J (..., N, N) in `float_dtype` (xi) (float32; float64 for float64 patterns under x64).
 
     I + tC is symmetric positive definite, so we use a Cholesky factor L and J = (1+t)/N YᵀY
-    with Y = L⁻¹ξ: exactly symmetric, and well conditioned for P < N at any t (the condition
+    with Y = L⁻¹ξ, symmetrised to the bit; well conditioned for P < N at any t (the condition
     number is at most λ_max/λ_min of C). For P ≥ N and very large t it degrades in float32 (C
     is singular); use x64 or `pseudo_inverse` there.
 
@@ -61,7 +61,10 @@ def dreaming_kernel(xi, t, mask=None):
     # one matrix per LAPACK call (a batched call can deadlock several CPU devices: _linalg)
     L = _linalg.cholesky(jnp.eye(P, dtype=xi.dtype) + t * C)
     Y = _linalg.solve_triangular(L, xi, lower=True)
-    return zero_diagonal(einsum("...pi,...pj->...ij", Y, Y) * ((1.0 + t) / N))
+    J = einsum("...pi,...pj->...ij", Y, Y) * ((1.0 + t) / N)
+    # YᵀY is symmetric in exact arithmetic; the product's rounding is not (3e-8 seen): average
+    # the two halves (float addition commutes, so the result is symmetric to the bit)
+    return zero_diagonal(0.5 * (J + jnp.swapaxes(J, -1, -2)))
 
 
 class UnlearningState(NamedTuple):
