@@ -337,7 +337,7 @@ def plots(ds, outdir):
         files += plot.dense_capacity_curves(ds, outdir / f"capacity_curves_{name}", var=var,
                                            m0=m0, threshold=thr)
         files += plot.capacity_scaling(pc, scaling_fits(pc), outdir / f"capacity_scaling_{name}",
-                                       title=f"{var} ≥ {thr:g}")
+                                       title=f"{var.replace('_', ' ')} ≥ {plot.fmt(thr)}")
     path = outdir / "capacity.json"
     path.write_text(json.dumps(capacity_table(ds), indent=1))
     return files + [path]

@@ -40,7 +40,6 @@ from hopjax import dynamics, metrics, modern, rules
 from hopjax._precision import matmul
 from hopjax.config import ChunkSize, MegaBytes, Name, Real, Seed, Strict
 from hopjax.datasets import mnist
-from hopjax.files import atomic_write
 from hopjax.sweep import Dim, Plan
 
 MODELS = ("hebb", "pseudo_inverse", "daydreaming", "modern", "nearest")
@@ -372,25 +371,28 @@ def _settings(cfg) -> str:
 
 
 def _curve_plot(ds, stem):
-    import matplotlib
+    """Monitored test accuracy and spurious fraction of Daydreaming against the epoch
+    (epoch 0: Hebb), mean over seeds with ±1 s.d. error bars, on `hopjax.plot` primitives."""
+    from hopjax import plot  # matplotlib only when drawing
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    @plot.styled
+    def draw():
+        d = ds.sel(model="daydreaming")
+        fig, axes = plot.panels(1, 1, width=3.6, height=2.8, extra_width=1.9)
+        ax = axes[0, 0]
+        handles = []
+        for k, (var, lab) in enumerate((("curve_accuracy", "accuracy"),
+                                        ("curve_spurious", "spurious"))):
+            m, s, spread = plot.seed_stats(d[var])
+            plot.error_bars(ax, m["epoch"].values, m.values, s.values, color=f"C{k}")
+            handles.append(plot.curve_handle(lab, color=f"C{k}"))
+        handles.append(plot.spread_handle(spread))
+        plot.epoch_axis(ax, ds["epoch"].values)
+        ax.set_xlabel("epoch (0: Hebb)")
+        ax.set_ylabel("% of monitored test images")
+        cfg = ds.attrs.get("config") if isinstance(ds.attrs.get("config"), dict) else {}
+        title = "Daydreaming on the 10 prototypes" + (
+            f", $N$ = {plot.fmt(cfg['N'])}" if cfg.get("N") is not None else "")
+        return plot.finish(fig, stem, handles=handles, title=title)
 
-    d = ds.sel(model="daydreaming")
-    e = ds["epoch"].values
-    x = np.where(e == 0, 0.5, e)  # epoch 0 (Hebb) drawn at 0.5 on the log axis
-    fig, ax = plt.subplots(figsize=(4.5, 3.2))
-    for var, lab in (("curve_accuracy", "accuracy"), ("curve_spurious", "spurious")):
-        v = d[var].values
-        ax.errorbar(x, v.mean(0), v.std(0), marker="o", ms=3, capsize=2, label=lab)
-    ax.set_xscale("log")
-    ax.set_xlabel("epoch (0 drawn at 0.5)")
-    ax.set_ylabel("% of monitored test images")
-    ax.set_title("Daydreaming on the 10 prototypes")
-    ax.legend()
-    fig.tight_layout()
-    path = stem.with_suffix(".png")
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
-    plt.close(fig)
-    return [path]
+    return draw()

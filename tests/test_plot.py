@@ -87,11 +87,25 @@ def test_seed_mean_spread_nan_and_no_seed():
 
 
 @pytest.mark.parametrize(("value", "text"), [
-    (np.float32(0.1), "0.10"), (0.05, "0.05"), (0.138, "0.138"), (np.float32(1.0), "1.00"),
-    (np.str_("hebb"), "hebb"), (3, "3"), (np.int64(7), "7"), ("a$b", r"a\$b"),
+    (np.float32(0.1), "0.1"), (0.05, "0.05"), (0.138, "0.138"), (np.float32(1.0), "1"),
+    (10.0, "10"), (np.float64(10.0), "10"), (np.float32(0.25), "0.25"), (0.25, "0.25"),
+    (np.float32(0.3), "0.3"), (np.float32(0.7), "0.7"), (np.float32(0.95), "0.95"),
+    (1 / 3, "0.3333"), (2 / 3, "0.6667"), (0.0, "0"), (-0.5, "−0.5"), (-3, "−3"),
+    (1500.0, "1500"), (99999.0, "99999"), (2.5e-5, r"$2.5\times10^{-5}$"),
+    (1e6, "$10^{6}$"), (-1.2e6, r"−$1.2\times10^{6}$"), (99999.6, "$10^{5}$"),
+    (0.001, "0.001"), (float("nan"), "NaN"), (float("inf"), "∞"), (True, "True"),
+    (np.str_("hebb"), "hebb"), (3, "3"), (np.int64(7), "7"), ("a$b", r"a\$b"), (b"x", "x"),
 ])
 def test_fmt(value, text):
-    assert plot._fmt(value) == text
+    assert plot.fmt(value) == text
+    assert plot._fmt is plot.fmt
+
+
+def test_fmt_significant_digits():
+    assert plot.fmt(0.123456) == "0.1235"
+    assert plot.fmt(0.123456, sig=2) == "0.12"
+    assert plot.fmt(2.0134, sig=3) == "2.01"
+    assert plot.fmt(np.float32(0.138)) == "0.138"  # float32 noise is not a digit
 
 
 def test_plot_all_minimal(tmp_path):
@@ -213,3 +227,177 @@ def test_single_valued_dims_label_the_figure_not_the_curves():
     dims, facets = plot._facets(ds["stable_fraction"], {"seed", "alpha"})
     assert dims == ["rule", "T"]
     assert [label for _, label in facets] == ["rule = hebb", "rule = pseudo_inverse"]
+
+
+# ------------------------------------------------ issue 17: figures a paper could take
+
+
+def legend_texts(fig):
+    """Legend entries (wrapped ones joined back into one line)."""
+    texts = [t for leg in fig.legends for t in leg.get_texts()] + [
+        t for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()]
+    return [t.get_text().replace("\n", " ") for t in texts]
+
+
+def drawn(draw):
+    """The Figures ``draw()`` saves (via plot.recording), by PNG file name."""
+    with plot.recording() as figs:
+        draw()
+    return {p.name: fig for p, fig in figs}
+
+
+def test_describe_spread():
+    assert plot.describe_spread("bands", seeds=2, within="patterns and cues") == \
+        "bands: ±1 s.d. over patterns, cues and 2 seeds"
+    assert plot.describe_spread("bands", seeds=1, within="patterns and cues") == \
+        "bands: ±1 s.d. over patterns and cues (1 seed)"
+    assert plot.describe_spread(seeds=5) == "error bars: ±1 s.d. over 5 seeds"
+    assert plot.describe_spread(seeds=1) == "error bars: none (1 seed)"
+    m, s, text = plot.seed_stats(make_ds()["stable_fraction"])
+    assert "seed" not in m.dims and text == "error bars: ±1 s.d. over 3 seeds"
+
+
+def test_bands_and_error_bars_say_what_they_are(tmp_path):
+    ds = make_ds(rule=True)
+    figs = drawn(lambda: plot.plot_all(ds, tmp_path))
+    maps = legend_texts(figs["retrieval_map.png"])
+    assert "bands: ±1 s.d. over patterns, cues and 3 seeds" in maps
+    assert "error bars: ±1 s.d. over 3 seeds" in legend_texts(figs["capacity.png"])
+    one = make_ds().isel(seed=0, drop=True)
+    figs = drawn(lambda: plot.plot_all(one, tmp_path / "one"))
+    maps = legend_texts(figs["retrieval_map.png"])
+    assert "bands: ±1 s.d. over patterns and cues (1 seed)" in maps
+    assert "error bars: none (1 seed)" in legend_texts(figs["capacity.png"])
+    # features: the band runs over the hidden features
+    figs = drawn(lambda: plot.retrieval_maps(make_ds(feature=True), tmp_path / "f",
+                                             var="feature_mf"))
+    assert "bands: ±1 s.d. over features, cues and 3 seeds" in legend_texts(figs["f.png"])
+
+
+def test_capacity_panels_share_alpha_range_and_label_every_curve(tmp_path):
+    ds = make_ds(nan_basin=True, T=[10.0])  # basin NaN at the largest α: same range anyway
+    fig = drawn(lambda: plot.capacity_curves(ds, tmp_path / "cap"))["cap.png"]
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(axes) == 3 and len({ax.get_xlim() for ax in axes}) == 1
+    assert axes[0].get_xlim()[0] < 0.05 and axes[0].get_xlim()[1] > 0.2
+    texts = legend_texts(fig)
+    assert texts == ["simulation, mean of 3 seeds", r"Hebb $\alpha_c$ = 0.138 (AGS)",
+                     "error bars: ±1 s.d. over 3 seeds"]
+    assert "$T$ = 10" in fig.get_suptitle() and "10.0" not in fig.get_suptitle()
+    assert any("no point" in t.get_text() for t in axes[2].texts)  # why basin points are missing
+    # no α_c entry when 0.138 lies off the α range
+    high = make_ds(alphas=[0.5, 0.7, 1.0])
+    fig = drawn(lambda: plot.capacity_curves(high, tmp_path / "hi"))["hi.png"]
+    assert not any("alpha_c" in t for t in legend_texts(fig))
+
+
+def test_log_ticks():
+    ticks = plot._LogTicks()
+    np.testing.assert_allclose(ticks.tick_values(0.1, 2.0), [0.1, 0.2, 0.5, 1, 2])
+    np.testing.assert_allclose(ticks.tick_values(0.9, 550), [1, 10, 100])
+    np.testing.assert_allclose(ticks.tick_values(1e-8, 1), [1e-8, 1e-6, 1e-4, 1e-2, 1])
+    short = ticks.tick_values(12, 20)  # under a factor 2: a linear step
+    assert len(short) >= 2 and short.min() >= 12 and short.max() <= 20
+    np.testing.assert_allclose(plot._LogTicks(thresh=1).tick_values(-0.4, 120), [0, 1, 10, 100])
+    minor = plot._LogTicks(minor=True).tick_values(0.9, 550)
+    assert 2 in minor and 50 in minor and 10 not in minor
+
+
+def training_ds(epochs, seeds=2):
+    e = np.asarray(epochs)
+    rng = np.random.default_rng(0)
+    coords = {"seed": np.arange(seeds), "tau": [10.0], "epoch": e}
+    shape = (seeds, 1, len(e))
+    dist = 0.5 * (1 - np.exp(-e / 30.0)) + rng.normal(0, 0.01, shape)
+    delta = np.where(e == 0, np.nan, np.sqrt(2) + rng.normal(0, 0.02, shape))
+    dims = tuple(coords)
+    ds = xr.Dataset({"tau_delta": (dims, delta), "dist_hebb": (dims, dist),
+                     "stable_fraction": (dims, np.clip(2 * dist, 0, 1))}, coords=coords)
+    ds.attrs = {"config": {"name": "synthetic", "N": 200}}
+    return ds
+
+
+@pytest.mark.parametrize(("epochs", "labels", "scale"), [
+    ([0, 1, 2, 5, 10, 20, 50, 100], ["0", "1", "10", "100"], "symlog"),  # Fig. 2, full size
+    ([0, 100, 300, 1000, 3000, 10000], ["0", "100", "1000", "10000"], "symlog"),
+    ([0, 2, 6], ["0", "2", "4", "6"], "linear"),  # quick mode: a short linear axis
+    ([0, 25, 50, 100, 200, 400], ["0", "100", "200", "300", "400"], "linear"),
+])
+def test_epoch_axis_is_labelled_and_keeps_epoch_0(tmp_path, epochs, labels, scale):
+    fig = drawn(lambda: plot.training_curves(training_ds(epochs), tmp_path / "t"))["t.png"]
+    for ax in fig.axes:
+        assert ax.get_xscale() == scale
+        shown = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+        lo, hi = ax.get_xlim()
+        assert [t for t, v in zip(shown, ax.get_xticks()) if lo <= v <= hi] == labels
+    dist = fig.axes[1].containers[0].lines[0]  # epoch 0 (Hebb) is drawn, not dropped
+    assert dist.get_xdata()[0] == 0
+    assert "error bars: ±1 s.d. over 2 seeds" in legend_texts(fig)
+
+
+def test_log_axis_on_a_wide_range_prints_powers_of_ten(tmp_path):
+    fig, axes = plot.panels(1, 1)
+    x = np.geomspace(1e-5, 10, 7)
+    axes[0, 0].plot(x, x)
+    plot.log_axis(axes[0, 0], x)
+    plot.finish(fig, tmp_path / "wide")  # saving draws the ticks
+    shown = [t.get_text() for t in axes[0, 0].get_xticklabels() if t.get_text()]
+    assert shown and all(t.startswith("$10^{") for t in shown), shown
+
+
+def test_phase_diagram_takes_boundary_lines(tmp_path):
+    # the (α, α_D) diagram overlays curves α(α_D) given as (label, alpha_D, alpha)
+    ds = make_ds(alpha_D=[0.02, 0.05, 0.1, 0.2], alphas=[0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0])
+    a_D = np.geomspace(0.02, 0.2, 20)
+    lines = [(r"storage $\alpha_s(\alpha_D)$", a_D, 0.1 + a_D),
+             (r"learning $\alpha_l$", a_D, 2 * a_D)]
+    fig = drawn(lambda: plot.phase_diagram(ds, tmp_path / "p", boundaries=lines,
+                                           levels=[0.5]))["p.png"]
+    texts = legend_texts(fig)
+    assert texts[:2] == [lines[0][0], lines[1][0]] and texts[2] == "contour stable fraction = 0.5"
+    ax = fig.axes[0]
+    np.testing.assert_allclose(ax.lines[0].get_xdata(), 0.1 + a_D)  # α across, α_D up
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), a_D)
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"  # geometric grids: auto log
+    assert any("mean of 3 seeds" in t for t in plot.figure_texts(fig))
+    # plot_all passes them to every (α, α_D) diagram
+    figs = drawn(lambda: plot.plot_all(ds, tmp_path / "all", phase_lines=lines))
+    phases = [f for name, f in figs.items() if name.startswith("phase_")]
+    assert len(phases) == 3 and all(lines[1][0] in legend_texts(f) for f in phases)
+    # or as functions α(α_D) (vectorised, like hopjax.theory.rf_storage_threshold), sampled
+    # across the panel; an infinite threshold leaves a gap
+    fig = drawn(lambda: plot.phase_diagram(ds, tmp_path / "fn", boundaries=[
+        ("f", lambda aD: np.where(aD < 0.1, 1 + aD, np.inf))]))["fn.png"]
+    line = fig.axes[0].lines[0]
+    y, x = line.get_ydata(), line.get_xdata()
+    assert len(y) == 64 and y.min() > 0 and np.isnan(x[y >= 0.1]).all()
+    np.testing.assert_allclose(x[y < 0.1], 1 + y[y < 0.1])
+
+
+def test_capacity_scaling_panels_and_labels(tmp_path):
+    pc = xr.DataArray([[10.0, 40.0, 160.0], [50.0, 200.0, np.nan], [np.nan] * 3],
+                      dims=("memory", "N"),
+                      coords={"memory": ["poly a=3", "exp", "poly a=4"], "N": [12, 24, 48]})
+    fits = {"poly a=3": (2.0, 0.1), "exp": (0.1667, 4.0), "poly a=4": (np.nan, np.nan)}
+    fig = drawn(lambda: plot.capacity_scaling(pc, fits, tmp_path / "s",
+                                              title="retrieved ≥ 0.95"))["s.png"]
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(visible) == 2  # the unmeasured memory adds nothing
+    assert legend_texts(fig) == ["poly a=3: slope 2", r"exp: $P_c \propto 2^{0.167\,N}$"]
+    assert visible[0].get_xscale() == "log" and visible[1].get_xscale() == "linear"
+    assert plot.capacity_scaling(pc.isel(memory=[2]), fits, tmp_path / "none") == []
+
+
+def test_title_names_scalar_coordinates():
+    ds = make_ds(T=[0.5, 1.0]).isel(T=1)
+    assert plot._figure_title(ds).split("\n")[1] == "$T$ = 1"
+
+
+def test_recording_and_figure_texts(tmp_path):
+    with plot.recording() as figs:
+        paths = plot.capacity_curves(make_ds(), tmp_path / "c")
+    assert [p for p, _ in figs] == [paths[0]]
+    texts = plot.figure_texts(figs[0][1])
+    assert "synthetic, $N$ = 200" in texts and r"load $\alpha = P/N$" in texts
+    plot.capacity_curves(make_ds(), tmp_path / "c2")  # outside the block: not recorded
+    assert len(figs) == 1
