@@ -330,3 +330,21 @@ def variables(cfg, lead_dims=(), lead_shape=()):
 
 def values_per_point(cfg, lead: int = 1) -> int:
     return lead * ((3 * len(cfg.m0) + 2) * (2 if cfg.feature_maps else 1) + 3)
+
+
+def rf_theory_lines(ds, n: int = 24) -> list:
+    """The replica-symmetric lines of Hebb couplings on random-features data (Negri et al.
+    2023; `hopjax.theory_rf`) over the α_D range of ``ds``, as ``phase_lines`` of
+    `hopjax.plot.plot_all`: the paper's storage and learning lines, and the storage line with
+    the example's own latent component (which the simulations follow). [] for other data."""
+    from hopjax import theory
+
+    if "alpha_D" not in ds.coords or ds.sizes["alpha_D"] < 2:
+        return []
+    lo, hi = float(ds["alpha_D"].min()), float(ds["alpha_D"].max())
+    aD = np.geomspace(lo, hi, n)
+    return [("RS storage α_s (Negri et al.)", aD, theory.rf_storage_threshold(aD)),
+            ("RS learning α_l (Negri et al.)", aD, theory.rf_learning_threshold(aD)),
+            ("RS storage, example's latent part", aD,
+             theory.rf_storage_threshold(aD, equations="corrected"))]
+

@@ -154,4 +154,5 @@ def plots(ds, outdir):
             if f"{prefix}mf_mean" in ds:
                 files += plot.retrieval_maps(ds, outdir / f"{prefix}retrieval_map_training",
                                              var=f"{prefix}mf", curve="epoch")
-    return files + plot.plot_all(ds.isel(epoch=-1), outdir)
+    last = ds.isel(epoch=-1)  # the Hebb RS lines: where training started from
+    return files + plot.plot_all(last, outdir, phase_lines=common.rf_theory_lines(last))

@@ -68,4 +68,4 @@ def _point_fn(cfg, static):
 def plots(ds, outdir):
     from hopjax import plot  # matplotlib only when drawing
 
-    return plot.plot_all(ds, outdir)
+    return plot.plot_all(ds, outdir, phase_lines=common.rf_theory_lines(ds))
