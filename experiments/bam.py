@@ -26,7 +26,7 @@ from hopjax.experiments import common
 from hopjax import bam, patterns
 from hopjax._precision import matmul
 from hopjax._reduce import fixed_mean
-from hopjax.config import ChunkSize, Load, MegaBytes, Name, Overlap, Seed, Strict
+from hopjax.config import ExperimentConfig, Load, Overlap
 from hopjax.metrics import masked_mean_std
 from hopjax.sweep import Dim, Plan
 
@@ -34,20 +34,14 @@ VARIABLES = {"mf_mean": ("m0",), "mf_std": ("m0",), "mx_mean": ("m0",), "converg
              "stable_fraction": (), "bit_error": ()}
 
 
-class Config(Strict):
+class Config(ExperimentConfig):
     experiment: Literal["bam"]
-    name: Name
     N: int = Field(ge=8, le=20_000)  # units of the x layer (the cue)
     M: int = Field(ge=1, le=20_000)  # units of the y layer (the recalled item)
-    seed: Seed = 0
-    seeds: int = Field(default=1, ge=1, le=10_000)
     alpha: list[Load] = Field(min_length=1)  # P = round(α N) pairs
     m0: list[Overlap] = Field(default=[1.0, 0.8, 0.6], min_length=1)
     samples: int = Field(default=1, ge=1, le=10_000)
     max_iters: int = Field(default=100, ge=1, le=100_000)
-    memory_budget_mb: MegaBytes = 1024.0
-    chunk_size: ChunkSize | None = None
-    quick: dict | None = None
 
     @model_validator(mode="after")
     def _fits(self):

@@ -15,7 +15,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from hopjax import dynamics, metrics, patterns, rules
-from hopjax.config import ChunkSize, Load, MegaBytes, Name, Overlap, Real, Seed, Strict
+from hopjax.config import ExperimentConfig, Load, Overlap, Real, Strict
 from hopjax.sweep import Dim
 
 # name -> J(xi (P_max, N), mask (P_max,)); closed-form rules take the padded mask. Sorted by
@@ -105,22 +105,17 @@ def check_memory_budget(cfg, point: str, knobs: str) -> None:
             f"memory_budget_mb is {cfg.memory_budget_mb:g}; use fewer seeds or values")
 
 
-class SweepConfig(Strict):
-    """Fields every sweep experiment has. Subclasses add their own and define
-    `bytes_per_point` (working set of one grid point) and `values_per_point`."""
+class SweepConfig(ExperimentConfig):
+    """Fields every pattern-sweep experiment has (beside `ExperimentConfig`'s). Subclasses add
+    their own and define `bytes_per_point` (working set of one grid point) and
+    `values_per_point`."""
 
-    name: Name
     N: int = Field(ge=8, le=50_000)
-    seed: Seed = 0
-    seeds: int = Field(default=1, ge=1, le=10_000)
     data: Data
     dynamics: Dynamics = Dynamics()
     m0: list[Overlap] = Field(min_length=1)
     samples: int = Field(default=1, ge=1, le=10_000)
     feature_maps: bool = False
-    memory_budget_mb: MegaBytes = 1024.0
-    chunk_size: ChunkSize | None = None
-    quick: dict | None = None
 
     @model_validator(mode="after")
     def _fits(self):

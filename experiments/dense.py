@@ -33,7 +33,7 @@ from pydantic import Field, model_validator
 
 from hopjax.experiments import common
 from hopjax import dense, metrics, patterns
-from hopjax.config import ChunkSize, Load, MegaBytes, Name, Overlap, Seed, Strict
+from hopjax.config import ExperimentConfig, Load, Overlap, Strict
 from hopjax.sweep import Dim, Plan
 
 CAPACITY_THRESHOLD = 0.95  # P_c: largest P with this fraction of patterns retrieved
@@ -104,19 +104,13 @@ class Dynamics(Strict):
     max_sweeps: int = Field(default=50, ge=1, le=10_000)
 
 
-class Config(Strict):
+class Config(ExperimentConfig):
     experiment: Literal["dense"]
-    name: Name
-    seed: Seed = 0
-    seeds: int = Field(default=1, ge=1, le=10_000)
     memories: list[Memory] = Field(min_length=1)
     load: list[Load] = Field(min_length=1)
     m0: list[Overlap] = Field(default=[1.0, 0.8], min_length=1)
     probes: int = Field(default=64, ge=1, le=4096)
     dynamics: Dynamics = Dynamics()
-    memory_budget_mb: MegaBytes = 1024.0
-    chunk_size: ChunkSize | None = None
-    quick: dict | None = None
 
     @model_validator(mode="after")
     def _fits(self):

@@ -38,7 +38,7 @@ from pydantic import Field, model_validator
 from hopjax.experiments import common
 from hopjax import dynamics, metrics, modern, rules
 from hopjax._precision import matmul
-from hopjax.config import ChunkSize, MegaBytes, Name, Real, Seed, Strict
+from hopjax.config import ExperimentConfig, Real, Strict
 from hopjax.datasets import mnist
 from hopjax.sweep import Dim, Plan
 
@@ -89,11 +89,9 @@ class Modern(Strict):
         return self
 
 
-class Config(Strict):
+class Config(ExperimentConfig):
     experiment: Literal["prototypes"]
-    name: Name
     N: int = Field(ge=16, le=784)
-    seed: Seed = 0
     seeds: int = Field(default=3, ge=1, le=1000)
     models: list[Model] = Field(default=list(MODELS), min_length=1)
     data: Data = Data()
@@ -102,9 +100,6 @@ class Config(Strict):
     modern: Modern = Modern()
     # test images relaxed per call (memory bound)
     test_chunk: int = Field(default=1000, ge=1, le=10_000)
-    memory_budget_mb: MegaBytes = 1024.0
-    chunk_size: ChunkSize | None = None
-    quick: dict | None = None
 
     @model_validator(mode="after")
     def _check(self):
