@@ -804,8 +804,10 @@ def phase_diagram(ds: xr.Dataset, stem, *, var: str = "stable_fraction", y: str 
         da, m0 = _at_m0(da, exact=False)
         label += f" ($m_0$ = {fmt(m0)})"
     seeds = seed_count(da)
-    # on its own line: a colour bar is as tall as the panels, a long label would be clipped
-    label += f"\nmean of {seeds} seeds" if seeds > 1 else "\n1 seed"
+    # on its own line: a colour bar is as tall as the panels, a long label would be clipped;
+    # without a seed dim the caller averaged (or not) already: say nothing
+    if SEED in da.dims:
+        label += f"\nmean of {seeds} seeds" if seeds > 1 else "\n1 seed"
     m = _seed_mean_std(da)[0].sortby(ALPHA).sortby(y)
     dims, facets = _facets(m, {ALPHA, y})
     nrows, ncols = _grid_shape(dims, m.sizes, len(facets))
