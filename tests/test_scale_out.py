@@ -295,10 +295,9 @@ def test_submit_no_wait_returns_at_once_and_the_last_shard_writes_the_file(tmp_p
     config = write_config(tmp_path / "tiny.yaml", chunk_size=6,  # 4 chunks
                           cluster={"executor": "local", "time_min": 10})
     out = tmp_path / "out"
-    t = time.monotonic()
     code, msg, err = finish(hopjax("submit", config, "--out", out, "--workers", "2", "--no-wait"))
     assert code == 0 and "not waiting" in msg, err
-    assert time.monotonic() - t < 30  # submission only: no compute in the launcher
+    assert "results:" not in msg  # the launcher only submits: the shards compute and assemble
     deadline = time.monotonic() + 240
     while not (out / "results.nc").exists():
         assert time.monotonic() < deadline, "no shard assembled results.nc"
