@@ -24,8 +24,6 @@ from pathlib import Path
 
 import pytest
 
-# one pytest-xdist worker runs this file: its module fixture is computed once
-pytestmark = pytest.mark.xdist_group("docs")
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))

@@ -28,8 +28,6 @@ from hopjax import plot
 from hopjax.config import load_config
 from hopjax.run import run_sweep
 
-# one pytest-xdist worker runs this file: its module fixture is computed once
-pytestmark = pytest.mark.xdist_group("figures")
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))

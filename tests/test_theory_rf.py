@@ -33,8 +33,6 @@ import pytest
 
 from hopjax import theory, theory_rf
 
-# one pytest-xdist worker runs this file: its module fixture is computed once
-pytestmark = pytest.mark.xdist_group("theory_rf")
 
 K1 = 2.0 / math.pi            # κ1² for σ = sign
 KS = 1.0 - 2.0 / math.pi      # κ*²
