@@ -50,20 +50,7 @@ def masked_mean_std(x, mask, axis):
 
 def stable_fraction(J, xi, mask=None, bias=None):
     """Fraction of the (unmasked) patterns xi (P, N) that are zero-temperature fixed points."""
-    if callable(J):
-        given = {k: v for k, v in (("mode", mode != "async"), ("max_sweeps", max_sweeps != 100),
-                                   ("bias", bias is not None), ("T", T is not None),
-                                   ("method", method != "auto"), ("block", block != 16)) if v}
-        if given:
-            raise TypeError(f"retrieval_map: with a relax function, set the dynamics options "
-                            f"({', '.join(given)}) in that function instead")
-        relax_fn = J
-    else:
-        check_square(J)
-
-        def relax_fn(k, sigma):
-            return dynamics.relax(k, J, sigma, mode=mode, max_sweeps=max_sweeps, bias=bias,
-                                  T=T, method=method, block=block)
+    check_square(J)
     check_spins(xi, "xi")
     fixed = is_fixed_point(J, xi, bias).astype(jnp.float32)
     return fixed_mean(fixed, mask=mask)
