@@ -113,7 +113,7 @@ def event_work(N, B, alpha=0.1, m0=0.8, max_sweeps=100):
     import jax
     from hopjax import dynamics
     for m in ("event", "blocked"):
-        f = jax.jit(lambda k, J, s: dynamics.relax(k, J, s, max_sweeps=1, method=m).sigma)
+        f = jax.jit(lambda k, J, s, m=m: dynamics.relax(k, J, s, max_sweeps=1, method=m).sigma)
         out[f"{m}_first_sweep_ms"] = _per_call(f, key, J, cues) * 1e3
     out["blocked_sweep_gflops"] = 2.0 * B * N * N / out["blocked_first_sweep_ms"] / 1e6
     return out

@@ -61,7 +61,7 @@ class Config(ExperimentConfig):
         return self.seeds * len(self.alpha)
 
     def values_per_point(self) -> int:
-        return 4 * len(self.m0) + 2
+        return common.count_values(VARIABLES, {"m0": self.m0})
 
     def bytes_per_point(self) -> int:
         """W (and a copy), the pairs and the trajectories (cues, both layers, fields)."""
@@ -72,10 +72,9 @@ class Config(ExperimentConfig):
 
 def plan(cfg) -> Plan:
     dims = [Dim("seed", np.arange(cfg.seeds)), Dim("alpha", np.array(cfg.alpha, float))]
-    K = len(cfg.m0)
-    variables = {k: (d, (K,) * len(d), "float32") for k, d in VARIABLES.items()}
-    return Plan(dims=dims, variables=variables, inner_coords={"m0": np.array(cfg.m0, np.float32)},
-                make_point_fn=lambda static: _point_fn(cfg), bytes_per_point=cfg.bytes_per_point())
+    return Plan.declare(dims, VARIABLES, inner_coords={"m0": np.array(cfg.m0, np.float32)},
+                        make_point_fn=lambda static: _point_fn(cfg),
+                        bytes_per_point=cfg.bytes_per_point())
 
 
 def _point_fn(cfg):

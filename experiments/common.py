@@ -1,12 +1,18 @@
-"""Pieces shared by experiment kinds: registries, config sections, data and observables.
+"""Pieces shared by the pattern-sweep kinds: rules, config sections, sampler and observer.
 
-Every experiment's grid has traced dims ``seed, alpha[, alpha_D][, T]`` (plus its own) and
-static dims chosen per kind; per point the data are drawn at the grid's largest P (and D) from
-the point's seed and masked down, so one compiled function serves the whole grid.
+Every experiment's grid has traced dims ``seed, alpha[, alpha_D][, bias][, T]`` (plus its own)
+and static dims chosen per kind; per point the data are drawn at the grid's largest P (and D)
+from the point's seed and masked down, so one compiled function serves the whole grid.
+
+Declared once, read by every kind: the data sources (`hopjax.experiments.sources.SOURCES`,
+keyed by ``data.kind``) and the observables (`hopjax.experiments.observables`: name -> inner
+dims, and the function computing them), from which the plan's variables, ``values_per_point``
+and the stored-results part of the memory estimate are derived.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Literal
 
 import jax
@@ -16,6 +22,12 @@ from pydantic import Field, model_validator
 
 from hopjax import dynamics, metrics, patterns, rules
 from hopjax.config import ExperimentConfig, Load, Overlap, Real, Strict
+# re-exported: the sources and observables lived here before they had modules of their own
+from hopjax.experiments.observables import (KEY_SLOTS, RETRIEVAL, SPLIT_KEYS,  # noqa: F401
+                                            Observables, Probe, count_values, declared)
+from hopjax.experiments.sources import (FIELD_OWNER, SOURCES, Mnist,  # noqa: F401
+                                        RandomFeatures, Source, Uncorrelated, check_count,
+                                        max_count, point_bias)
 from hopjax.sweep import Dim
 
 # name -> J(xi (P_max, N), mask (P_max,)); closed-form rules take the padded mask. Sorted by
@@ -41,8 +53,11 @@ def as_list(v):
     return v if isinstance(v, list) else [v]
 
 
+# --------------------------------------------------------------------------- config sections
+
+
 class Data(Strict):
-    kind: Literal["uncorrelated", "random_features", "mnist"] = "uncorrelated"
+    kind: Literal[tuple(SOURCES)] = "uncorrelated"
     alpha: list[Load] = Field(min_length=1)
     alpha_D: list[Load] | None = Field(default=None, min_length=1)
     binary_coefficients: bool = False
@@ -54,16 +69,15 @@ class Data(Strict):
 
     @model_validator(mode="after")
     def _kind_fields(self):
-        if self.kind == "random_features" and self.alpha_D is None:
-            raise ValueError("alpha_D: a list of D/N > 0 is required for kind "
-                             "'random_features'")
-        if self.kind != "random_features" and self.alpha_D is not None:
-            raise ValueError("alpha_D: only applies to kind 'random_features'")
-        if self.kind != "mnist" and self.crop is not None:
-            raise ValueError("crop: only applies to kind 'mnist'")
-        if self.kind != "uncorrelated" and self.bias is not None:
-            raise ValueError("bias: only applies to kind 'uncorrelated'")
+        SOURCES[self.kind].validate(self)
+        for f in type(self).model_fields:  # field order: the first wrong one is named
+            if FIELD_OWNER.get(f, self.kind) != self.kind and getattr(self, f) is not None:
+                raise ValueError(f"{f}: only applies to kind '{FIELD_OWNER[f]}'")
         return self
+
+    @property
+    def source(self) -> Source:
+        return SOURCES[self.kind]
 
 
 class Dynamics(Strict):
@@ -107,8 +121,8 @@ def check_memory_budget(cfg, point: str, knobs: str) -> None:
 
 class SweepConfig(ExperimentConfig):
     """Fields every pattern-sweep experiment has (beside `ExperimentConfig`'s). Subclasses add
-    their own and define `bytes_per_point` (working set of one grid point) and
-    `values_per_point`."""
+    their own and define `bytes_per_point` (working set of one grid point); they extend
+    `observables` and `inner_coords` when they add outputs, and `values_per_point` follows."""
 
     N: int = Field(ge=8, le=50_000)
     data: Data
@@ -119,84 +133,69 @@ class SweepConfig(ExperimentConfig):
 
     @model_validator(mode="after")
     def _fits(self):
-        # no empty grid point: every α gives P >= 1 patterns (every α_D, D >= 1 features)
-        for name, sym, what in (("alpha", "α", "P"), ("alpha_D", "α_D", "D")):
-            for a in getattr(self.data, name) or []:
-                if patterns.count(a, self.N) < 1:
-                    raise ValueError(
-                        f"data.{name}: {sym} = {a:g} gives {what} = round({sym} N) = 0 "
-                        f"{'patterns' if what == 'P' else 'features'} at N = {self.N}; every "
-                        f"{sym} must be > 0.5/N = {0.5 / self.N:.4g} (or raise N)")
-        if self.data.kind == "mnist":
-            k = self.data.crop or mnist_crop_default()
-            if self.N != k * k:
-                raise ValueError(f"N: must equal the MNIST crop size squared, {k}² = {k * k} "
-                                 f"(data.crop = {k}); got {self.N}")
-        if self.feature_maps and self.data.kind != "random_features":
-            raise ValueError("feature_maps: true needs data.kind 'random_features'")
+        check_count(self.data, "alpha", self.N)
+        self.data.source.check(self.data, self.N)
+        if self.feature_maps and not self.data.source.features:
+            kinds = " or ".join(repr(k) for k, s in SOURCES.items() if s.features)
+            raise ValueError(f"feature_maps: true needs data.kind {kinds}")
         check_memory_budget(self, f"N={self.N}, P_max={P_max(self)}, {len(self.m0)} m0 × "
                                   f"{self.samples} samples per pattern", "N, alpha, m0 or samples")
         return self
 
     def grid_size(self) -> int:
         """Points of the dims every experiment has (seed, alpha, alpha_D, bias, T, mode)."""
-        return (self.seeds * len(self.data.alpha) * len(self.data.alpha_D or [0])
-                * len(as_list(self.data.bias))
-                * len(as_list(self.dynamics.T)) * len(as_list(self.dynamics.mode)))
+        return math.prod(len(d.values) for d in data_dims(self)) * len(as_list(self.dynamics.mode))
 
     def trajectories(self) -> int:
-        """Trajectories of one retrieval map (all m0, patterns, samples; features too; MNIST
-        test images)."""
-        n = len(self.m0) * P_max(self) * self.samples * (2 if self.feature_maps else 1)
-        return n + (self.data.n_test + P_max(self) if self.data.kind == "mnist" else 0)
+        """Trajectories of one retrieval map (all m0, patterns, samples) and of the data
+        source's own observables (features, MNIST test images and prototypes)."""
+        per_map = len(self.m0) * P_max(self) * self.samples
+        return per_map + self.data.source.trajectories(self.data, P_max(self), per_map,
+                                                       self.feature_maps)
+
+    def observable_groups(self) -> list[Observables]:
+        """`RETRIEVAL` and the data source's observables."""
+        return observable_groups(self.data, self.feature_maps)
+
+    def observables(self) -> dict[str, tuple[str, ...]]:
+        """name -> inner dims of every output of one grid point."""
+        return declared(self.observable_groups())
+
+    def inner_coords(self) -> dict[str, np.ndarray]:
+        return {"m0": np.array(self.m0, np.float32)}
+
+    def values_per_point(self) -> int:
+        return count_values(self.observables(), self.inner_coords())
+
+
+def observable_groups(data, feature_maps: bool = False) -> list[Observables]:
+    """`RETRIEVAL` and the observables of ``data``'s source."""
+    return [RETRIEVAL, *data.source.observables(data, feature_maps)]
 
 
 def P_max(cfg) -> int:
-    return max(1, max(patterns.count(a, cfg.N) for a in cfg.data.alpha))
+    return max_count(cfg.data.alpha, cfg.N)
 
 
 def D_max(cfg) -> int:
-    return max(1, max(patterns.count(a, cfg.N) for a in cfg.data.alpha_D))
-
-
-def mnist_crop_default() -> int:
-    from hopjax.datasets import mnist
-
-    return mnist.DEFAULT_CROP
+    return max_count(cfg.data.alpha_D, cfg.N)
 
 
 def mnist_constants(cfg) -> dict:
-    """Host-side MNIST arrays for a sweep: per seed a balanced training subset of the
-    largest P ((seeds, P_max, N) ±1, labels), the first ``n_test`` test images, and the class
-    prototypes of the whole training set. Read from the offline cache (hopjax.datasets)."""
-    from hopjax.datasets import mnist
-
-    d = cfg.data
-    k = d.crop or mnist.DEFAULT_CROP
-    train_img, train_lab = mnist.load("train")
-    test_img, test_lab = mnist.load("test")
-    train = mnist.preprocess(train_img, crop=k, deskew=d.deskew)
-    test = mnist.preprocess(test_img[: d.n_test], crop=k, deskew=d.deskew)
-    subsets = np.stack([mnist.balanced_subset(cfg.seed * 100_003 + s, train_lab, P_max(cfg))
-                        for s in range(cfg.seeds)])
-    return {"train": train[subsets], "train_labels": train_lab[subsets].astype(np.int32),
-            "test": test, "test_labels": test_lab[: d.n_test].astype(np.int32),
-            "prototypes": mnist.prototypes(train, train_lab)}
+    """MNIST arrays of a sweep (`Mnist.constants`)."""
+    return SOURCES["mnist"].constants(cfg.data, cfg.N, cfg.seed, cfg.seeds)
 
 
 def data_constants(cfg) -> dict:
     """Arrays the point function reads (passed to the compiled call, not baked in)."""
-    return mnist_constants(cfg) if cfg.data.kind == "mnist" else {}
+    return cfg.data.source.constants(cfg.data, cfg.N, cfg.seed, cfg.seeds)
 
 
 def data_dims(cfg) -> list[Dim]:
-    """Traced dims seed, alpha[, alpha_D][, bias][, T] (bias, T only when the config lists
-    several)."""
-    dims = [Dim("seed", np.arange(cfg.seeds)), Dim("alpha", np.array(cfg.data.alpha, float))]
-    if cfg.data.alpha_D is not None:
-        dims.append(Dim("alpha_D", np.array(cfg.data.alpha_D, float)))
-    if isinstance(cfg.data.bias, list):
-        dims.append(Dim("bias", np.array(cfg.data.bias, float)))
+    """Traced dims seed, alpha, the data source's (alpha_D; bias when a list), T (when a
+    list)."""
+    dims = [Dim("seed", np.arange(cfg.seeds)), Dim("alpha", np.array(cfg.data.alpha, float)),
+            *cfg.data.source.dims(cfg.data)]
     if isinstance(cfg.dynamics.T, list):
         dims.append(Dim("T", np.array(cfg.dynamics.T, float)))
     return dims
@@ -213,7 +212,7 @@ def temperature(cfg, p):
 
 def pattern_bias(cfg, p):
     """The point's pattern bias a (0 without data.bias)."""
-    return p["bias"] if "bias" in p else (cfg.data.bias or 0.0)
+    return point_bias(cfg.data, p)
 
 
 def threshold(cfg, p):
@@ -242,89 +241,75 @@ def couplings(cfg, name, xi, mask, p):
     return J, dynamics_bias(cfg, J, p, centred)
 
 
-def data_sampler(cfg):
-    """f(key, p, constants) -> (xi (P_max, N), mask (P_max,), random-features or None).
+def make_sampler(data, N: int):
+    """f(key, p, constants) -> (xi (P_max, N), mask (P_max,), random features or None) for
+    the ``data`` section.
 
-    P = round(α N) and D = round(α_D N) come from host-side tables indexed by the point's
-    coordinate index, so they equal `hopjax.patterns.count` exactly."""
-    N, Pm = cfg.N, P_max(cfg)
-    P_of = jnp.asarray([patterns.count(a, N) for a in cfg.data.alpha], jnp.int32)
-    features = cfg.data.kind == "random_features"
-    if features:
-        Dm = D_max(cfg)
-        D_of = jnp.asarray([patterns.count(a, N) for a in cfg.data.alpha_D], jnp.int32)
+    P = round(α N) (and the source's D = round(α_D N)) come from host-side tables indexed by
+    the point's coordinate index, so they equal `hopjax.patterns.count` exactly."""
+    Pm = max_count(data.alpha, N)
+    P_of = jnp.asarray([patterns.count(a, N) for a in data.alpha], jnp.int32)
+    draw = data.source.sampler(data, N, Pm)
 
     def sample(key, p, c):
-        mask = jnp.arange(Pm) < P_of[p["alpha_index"]]
-        if cfg.data.kind == "mnist":  # balanced subsets are prefix-consistent in P
-            return c["train"][p["seed"]], mask, None
-        if not features:
-            if cfg.data.bias is not None:
-                return patterns.biased(key, Pm, N, pattern_bias(cfg, p)), mask, None
-            return patterns.random(key, Pm, N), mask, None
-        rf = patterns.random_features(key, Pm, D_of[p["alpha_D_index"]], N, D_max=Dm,
-                                      binary=cfg.data.binary_coefficients)
-        return rf.examples, mask, rf
+        xi, rf = draw(key, p, c)
+        return xi, jnp.arange(Pm) < P_of[p["alpha_index"]], rf
 
     return sample
 
 
-def observer(cfg, mode):
-    """f(key, J, xi, mask, rf, T, c, p, bias=None) -> dict of retrieval observables (see
-    `variables`); c: the plan's constants, p: the point's parameters, bias: the dynamics' bias
-    field (`dynamics_bias`; the centred rules need theirs).
+def data_sampler(cfg):
+    """`make_sampler` of the config's data section."""
+    return make_sampler(cfg.data, cfg.N)
 
-    MNIST adds generalisation observables from m0 = 1 (Serricchio et al. 2025, Fig. 4):
-    ``test_mf`` final overlap of unseen test images with themselves, ``test_proto`` and
-    ``train_proto`` final overlap with the class prototype of the image's digit."""
-    m0s = jnp.asarray(cfg.m0, jnp.float32)
-    kw = dict(n_samples=cfg.samples, mode=mode, max_sweeps=cfg.dynamics.max_sweeps)
 
-    def one(key, J, xi, mask, T, bias):
+def make_observer(dyn, m0, samples: int, mode: str, groups):
+    """f(key, J, xi, mask, rf, T, c, p, bias=None) -> {name: array} of the ``groups``'
+    observables (`Observables`), with the dynamics of section ``dyn`` in ``mode``, the
+    retrieval map over ``m0`` with ``samples`` cues per pattern and m0. c: the plan's
+    constants, p: the point's parameters, bias: the dynamics' bias field (`dynamics_bias`;
+    the centred rules need theirs)."""
+    m0s = jnp.asarray(m0, jnp.float32)
+    kw = dict(n_samples=samples, mode=mode, max_sweeps=dyn.max_sweeps)
+
+    def retrieve(key, J, xi, mask, T, bias):
         rm = metrics.retrieval_map(key, J, xi, m0s, mask=mask, T=T, bias=bias, **kw)
         return {"mf_mean": rm.mean, "mf_std": rm.std, "fixed_point": rm.fixed_point,
                 "basin_size": metrics.basin_size(m0s, rm.mean),
                 "stable_fraction": metrics.stable_fraction(J, xi, mask, bias)}
 
     def settle(key, J, x, T, bias):
-        return dynamics.relax(key, J, x, mode=mode, max_sweeps=cfg.dynamics.max_sweeps,
+        return dynamics.relax(key, J, x, mode=mode, max_sweeps=dyn.max_sweeps,
                               T=T, bias=bias).sigma
 
     def observe(key, J, xi, mask, rf, T, c, p, bias=None):
-        k_ex, k_feat, k_test, k_train = jax.random.split(key, 4)
-        out = one(k_ex, J, xi, mask, T, bias)
-        if cfg.feature_maps:
-            feats = one(k_feat, J, rf.features, rf.feature_mask, T, bias)
-            out.update({"feature_" + k: v for k, v in feats.items()})
-        if cfg.data.kind == "mnist":
-            final = settle(k_test, J, c["test"], T, bias)
-            proto = c["prototypes"][c["test_labels"]]
-            out["test_mf"] = metrics.fixed_mean(metrics.fixed_mean(final * c["test"], -1))
-            out["test_proto"] = metrics.fixed_mean(metrics.fixed_mean(final * proto, -1))
-            final = settle(k_train, J, xi, T, bias)
-            proto = c["prototypes"][c["train_labels"][p["seed"]]]
-            out["train_proto"] = metrics.fixed_mean(metrics.fixed_mean(final * proto, -1),
-                                                    mask=mask)
+        probe = Probe(J, xi, mask, rf, T, bias, c, p, key, jax.random.split(key, SPLIT_KEYS),
+                      retrieve, settle)
+        out = {}
+        for g in groups:
+            out.update(g.fn(probe))
         return out
 
     return observe
 
 
+def observer(cfg, mode):
+    """`make_observer` of the config's sections: its dynamics, m0, samples and the
+    observables of its data source."""
+    return make_observer(cfg.dynamics, cfg.m0, cfg.samples, mode, cfg.observable_groups())
+
+
 def variables(cfg, lead_dims=(), lead_shape=()):
-    """Output variables of `observer`, each with optional leading inner dims."""
-    M = len(cfg.m0)
-    v = {"mf_mean": ("m0",), "mf_std": ("m0",), "fixed_point": ("m0",), "basin_size": (),
-         "stable_fraction": ()}
-    if cfg.feature_maps:
-        v.update({"feature_" + k: d for k, d in v.items()})
-    if cfg.data.kind == "mnist":
-        v.update(test_mf=(), test_proto=(), train_proto=())
-    return {k: (tuple(lead_dims) + d, tuple(lead_shape) + (M,) * len(d), "float32")
-            for k, d in v.items()}
+    """Output variables of `observer` (name -> (dims, shape, dtype)), each with optional
+    leading inner dims."""
+    sizes = {"m0": len(cfg.m0), **dict(zip(lead_dims, lead_shape))}
+    return {k: (d, tuple(sizes[x] for x in d), "float32")
+            for k, d in declared(cfg.observable_groups(), lead_dims).items()}
 
 
 def values_per_point(cfg, lead: int = 1) -> int:
-    return lead * ((3 * len(cfg.m0) + 2) * (2 if cfg.feature_maps else 1) + 3)
+    """Numbers `observer` stores per grid point, ``lead`` times (from the declarations)."""
+    return lead * count_values(declared(cfg.observable_groups()), {"m0": cfg.m0})
 
 
 def rf_theory_lines(ds, n: int = 24) -> list:
@@ -342,4 +327,3 @@ def rf_theory_lines(ds, n: int = 24) -> list:
             ("RS learning α_l (Negri et al.)", aD, theory.rf_learning_threshold(aD)),
             ("RS storage, example's latent part", aD,
              theory.rf_storage_threshold(aD, equations="corrected"))]
-

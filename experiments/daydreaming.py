@@ -75,9 +75,14 @@ class Config(SweepConfig):
         return (self.grid_size() * len(as_list(self.training.tau))
                 * len(as_list(self.training.j_max)))
 
-    def values_per_point(self) -> int:
-        R = len(self.training.record_epochs())
-        return common.values_per_point(self, R) + 2 * R
+    def observables(self) -> dict[str, tuple[str, ...]]:
+        """The retrieval experiment's observables at every recorded epoch, and the
+        convergence ones."""
+        return {**common.declared(self.observable_groups(), ("epoch",)),
+                "tau_delta": ("epoch",), "dist_hebb": ("epoch",)}
+
+    def inner_coords(self) -> dict[str, np.ndarray]:
+        return {"epoch": self.training.record_epochs(), **super().inner_coords()}
 
     def bytes_per_point(self) -> int:
         """Snapshots of J at every record, the training state, and the retrieval maps of all
@@ -88,25 +93,22 @@ class Config(SweepConfig):
 
 
 def plan(cfg) -> Plan:
-    rec = cfg.training.record_epochs()
     dims = [Dim("mode", np.array(as_list(cfg.dynamics.mode)), static=True),
             *common.data_dims(cfg), Dim("tau", np.array(as_list(cfg.training.tau), float))]
     if isinstance(cfg.training.j_max, list):
         dims.append(Dim("j_max", np.array(cfg.training.j_max, float)))
-    variables = common.variables(cfg, ("epoch",), (len(rec),))
-    variables["tau_delta"] = (("epoch",), (len(rec),), "float32")
-    variables["dist_hebb"] = (("epoch",), (len(rec),), "float32")
-    return Plan(dims=dims, variables=variables,
-                inner_coords={"epoch": rec, "m0": np.array(cfg.m0, np.float32)},
-                make_point_fn=lambda static: _point_fn(cfg, static),
-                bytes_per_point=cfg.bytes_per_point(), constants=common.data_constants(cfg))
+    return Plan.declare(dims, cfg.observables(), inner_coords=cfg.inner_coords(),
+                        make_point_fn=lambda static: _point_fn(cfg, static),
+                        bytes_per_point=cfg.bytes_per_point(),
+                        constants=common.data_constants(cfg))
 
 
 def _point_fn(cfg, static):
     tr = cfg.training
     rec = tr.record_epochs()
-    sample = common.data_sampler(cfg)
-    observe = common.observer(cfg, static["mode"])
+    sample = common.make_sampler(cfg.data, cfg.N)
+    observe = common.make_observer(cfg.dynamics, cfg.m0, cfg.samples, static["mode"],
+                                   cfg.observable_groups())
 
     def point(p, c):
         k_data, k_train, k_map = jax.random.split(common.point_key(cfg, p), 3)

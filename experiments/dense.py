@@ -18,7 +18,8 @@ fixed points, one energy-difference evaluation), ``bit_stability`` (pattern spin
 with their drive), and the retrieval map from cues at overlap m0 (``mf_mean``, ``mf_std``,
 ``retrieved`` = fraction of cues that end exactly on their pattern, ``fixed_point`` =
 fraction that converged) plus ``basin_size``; ``P`` records the number stored.
-`capacity` reads P_c per (memory, N) from the curves and `scaling_fits` fits its growth.
+`hopjax.dense_capacity` reads P_c per (memory, N) from the curves and fits its growth
+(`capacity`, `scaling_fits`, `capacity_table`, re-exported here).
 """
 
 from __future__ import annotations
@@ -33,10 +34,12 @@ from pydantic import Field, model_validator
 
 from hopjax.experiments import common
 from hopjax import dense, metrics, patterns
+# the analysis lives in hopjax.dense_capacity; its names stay importable from here
+from hopjax.dense_capacity import (  # noqa: F401
+    CAPACITY_THRESHOLD, CRITERIA, capacity, capacity_table, crossing, scaling_fits)
 from hopjax.config import ExperimentConfig, Load, Overlap, Strict
 from hopjax.sweep import Dim, Plan
 
-CAPACITY_THRESHOLD = 0.95  # P_c: largest P with this fraction of patterns retrieved
 EXP_N_MAX = 64  # F = exp: P ∝ 2^N/N patterns, beyond any memory (and float range) above this
 
 
@@ -234,88 +237,10 @@ def observer(cfg, memory, N, Pm):
     return observe
 
 
-# ----------------------------------------------------------------------------- analysis
-def capacity(ds, var: str = "retrieved", m0: float = 1.0,
-             threshold: float = CAPACITY_THRESHOLD):
-    """P_c (memory, N): the largest P at which the seed mean of ``var`` (at ``m0`` for
-    variables over m0) is still >= ``threshold``, interpolated linearly in log P to the first
-    crossing below it. NaN where the curve starts below the threshold or never crosses it
-    (the capacity lies outside the load grid) and for blocks that were not measured."""
-    import xarray as xr
-
-    da = ds[var]
-    if "m0" in da.dims:
-        da = da.sel(m0=m0, method="nearest")
-    y = da.mean("seed").transpose("memory", "N", "load").values
-    P = ds["P"].isel(seed=0).transpose("memory", "N", "load").values
-    out = np.full(y.shape[:2], np.nan)
-    for i, j in np.ndindex(out.shape):
-        out[i, j] = _crossing(P[i, j], y[i, j], threshold)
-    return xr.DataArray(out, dims=("memory", "N"),
-                        coords={"memory": ds["memory"].values, "N": ds["N"].values},
-                        name="P_c")
+_crossing = crossing  # old private name
 
 
-def _crossing(P, y, threshold):
-    if not np.all(np.isfinite(P)) or not np.all(np.isfinite(y)):
-        return np.nan
-    order = np.argsort(P)
-    P, y = P[order], y[order]
-    below = np.flatnonzero(y < threshold)
-    if below.size == 0 or below[0] == 0:
-        return np.nan
-    k = below[0]
-    lo, hi = np.log(P[k - 1]), np.log(P[k])
-    t = (y[k - 1] - threshold) / (y[k - 1] - y[k])
-    return float(np.exp(lo + t * (hi - lo)))
-
-
-def scaling_fits(pc) -> dict[str, tuple[float, float]]:
-    """Per memory, (slope, intercept) of a least-squares line through its measured P_c:
-    log P_c against log N for polynomials (slope ≈ a − 1, Krotov & Hopfield 2016), and
-    log₂ P_c against N for ``exp`` (capacity 2^(slope·N); ≈ 1 less a log N correction, see
-    `load_scale`).
-    Memories with fewer than two finite P_c get NaNs."""
-    fits = {}
-    N = pc["N"].values.astype(float)
-    for label in pc["memory"].values:
-        y = pc.sel(memory=label).values
-        ok = np.isfinite(y)
-        if ok.sum() < 2:
-            fits[str(label)] = (np.nan, np.nan)
-            continue
-        x = N[ok] if label == "exp" else np.log(N[ok])
-        ly = np.log2(y[ok]) if label == "exp" else np.log(y[ok])
-        slope, icept = np.polyfit(x, ly, 1)
-        fits[str(label)] = (float(slope), float(icept))
-    return fits
-
-
-# name -> (variable, m0, threshold) of a capacity criterion
-CRITERIA = {
-    # exact retrieval: ≥ 95 % of the patterns are fixed points (P_c ∝ N^(a−1) / log N: every
-    # one of the N spins must be stable)
-    "patterns": ("retrieved", 1.0, CAPACITY_THRESHOLD),
-    # ≤ 1 % of the pattern spins against their drive: Krotov & Hopfield's fixed error
-    # probability, P_c ∝ N^(a−1) without the log
-    "spins": ("bit_stability", 1.0, 0.99),
-}
-
-
-def capacity_table(ds) -> dict:
-    """{criterion: {"P_c": {memory: {N: P_c}}, "slope": {memory: slope}}} (JSON-ready)."""
-    out = {}
-    for name, (var, m0, thr) in CRITERIA.items():
-        pc = capacity(ds, var, m0=m0, threshold=thr)
-        table = {str(m): {int(N): round(float(v), 2)
-                          for N, v in zip(pc.N.values, pc.sel(memory=m).values) if np.isfinite(v)}
-                 for m in pc.memory.values}
-        slopes = {k: round(v[0], 3) for k, v in scaling_fits(pc).items()}
-        out[name] = {"variable": var, "m0": m0, "threshold": thr, "P_c": table,
-                     "slope": slopes}
-    return out
-
-
+# ----------------------------------------------------------------------------- figures
 def plots(ds, outdir):
     """Per criterion (`CRITERIA`): its variable against P per memory (one line per N), and
     P_c against N on log axes with the fitted slopes; ``capacity.json`` holds the numbers."""

@@ -23,6 +23,9 @@ repeat their row. Outputs per point: ``pred`` (beta, test) int8 labels (−1 spu
 Daydreaming the convergence record at the recorded epochs (NaN for other models):
 ``curve_accuracy``, ``curve_spurious`` (% of the first ``training.monitor`` test images) and
 ``curve_fixed`` (fraction of prototypes that are fixed points).
+
+The tables of ``classification.md`` come from `hopjax.prototype_tables` (its names are
+re-exported here) and the figure from `hopjax.plot.prototype_training_curves`.
 """
 
 from __future__ import annotations
@@ -40,11 +43,14 @@ from hopjax import dynamics, metrics, modern, rules
 from hopjax._precision import matmul
 from hopjax.config import ExperimentConfig, Real, Strict
 from hopjax.datasets import mnist
+# the tables live in hopjax.prototype_tables; their names stay importable from here
+from hopjax.prototype_tables import (  # noqa: F401
+    N_CLASSES, classification_markdown, curve_markdown, digit_markdown, mean_std,
+    settings_text, summary_markdown, tables)
 from hopjax.sweep import Dim, Plan
 
 MODELS = ("hebb", "pseudo_inverse", "daydreaming", "modern", "nearest")
 Model = Literal[MODELS]
-N_CLASSES = 10
 
 
 class Data(Strict):
@@ -268,126 +274,22 @@ def _point_fn(cfg, model):
 
 
 # ---------------------------------------------------------------------------------------------
-# Tables and plots
+# Report: the tables live in hopjax.prototype_tables (names kept here), the figure in hopjax.plot
 
-
-def tables(ds) -> dict[str, list]:
-    """Per row (model, or 'modern β=…' per β) the `ClassificationTable` of every seed."""
-    from hopjax.datasets import mnist
-
-    labels = mnist.load("test")[1][: ds.sizes["test"]]
-    out = {}
-    for model in ds["model"].values.tolist():
-        betas = ds["beta"].values if model == "modern" else ds["beta"].values[:1]
-        for b, beta in enumerate(betas):
-            row = f"modern β={beta:g}" if model == "modern" else model
-            out[row] = [mnist.classification_table(ds["pred"].sel(model=model)
-                                                   .isel(seed=s, beta=b).values, labels)
-                        for s in range(ds.sizes["seed"])]
-    return out
-
-
-def _pm(values, decimals=1):
-    v = np.asarray(values, float)
-    return f"{v.mean():.{decimals}f} ± {v.std():.{decimals}f}"
-
-
-def summary_markdown(tabs) -> str:
-    """One line per model: accuracy, % wrong, % spurious (mean ± std over seeds) and the
-    per-digit % correct."""
-    lines = ["| model | accuracy % | wrong % | spurious % | " +
-             " | ".join(f"{d}" for d in range(N_CLASSES)) + " |",
-             "|---" * (4 + N_CLASSES) + "|"]
-    for row, ts in tabs.items():
-        digits = [_pm([t.correct[d] for t in ts]) for d in range(N_CLASSES)]
-        lines.append(f"| {row} | {_pm([t.accuracy for t in ts])} | "
-                     f"{_pm([t.wrong_total for t in ts])} | "
-                     f"{_pm([t.spurious_total for t in ts])} | " + " | ".join(digits) + " |")
-    return "\n".join(lines)
-
-
-def digit_markdown(ts) -> str:
-    """Per-digit table of one model, mean ± std over seeds; most common wrong digit by the
-    seeds' majority."""
-    lines = ["| digit | n | correct % | wrong % | most common wrong | spurious % |",
-             "|---|---|---|---|---|---|"]
-    for d in range(N_CLASSES):
-        mcw = np.bincount([t.most_common_wrong[d] + 1 for t in ts]).argmax() - 1
-        lines.append(f"| {d} | {ts[0].n[d]} | {_pm([t.correct[d] for t in ts])} | "
-                     f"{_pm([t.wrong[d] for t in ts])} | {mcw if mcw >= 0 else '–'} | "
-                     f"{_pm([t.spurious[d] for t in ts])} |")
-    lines.append(f"| all | {int(ts[0].n.sum())} | {_pm([t.accuracy for t in ts])} | "
-                 f"{_pm([t.wrong_total for t in ts])} | | {_pm([t.spurious_total for t in ts])} |")
-    return "\n".join(lines)
-
-
-def curve_markdown(ds) -> str:
-    """Daydreaming convergence record, mean ± std over seeds."""
-    d = ds.sel(model="daydreaming")
-    lines = ["| epoch | accuracy % | spurious % | prototypes fixed |", "|---|---|---|---|"]
-    for i, e in enumerate(ds["epoch"].values):
-        lines.append(f"| {e} | {_pm(d['curve_accuracy'].isel(epoch=i).values)} | "
-                     f"{_pm(d['curve_spurious'].isel(epoch=i).values)} | "
-                     f"{_pm(d['curve_fixed'].isel(epoch=i).values, 2)} |")
-    return "\n".join(lines)
+_pm, _settings = mean_std, settings_text  # old private names
 
 
 def plots(ds, outdir):
     """classification.md (summary and per-model per-digit tables, Daydreaming convergence
-    record) and, with Daydreaming, accuracy against training epoch."""
+    record; `hopjax.prototype_tables.classification_markdown`) and, with Daydreaming,
+    accuracy against training epoch (`hopjax.plot.prototype_training_curves`)."""
     import pathlib
+
+    from hopjax import plot  # matplotlib only when drawing
 
     outdir = pathlib.Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    tabs = tables(ds)
-    cfg = ds.attrs.get("config")
-    parts = ["# MNIST prototype classification", "",
-             f"{ds.sizes['test']} test images, {ds.sizes['seed']} seeds (mean ± std).", "",
-             summary_markdown(tabs)]
-    for row, ts in tabs.items():
-        parts += ["", f"## {row}", "", digit_markdown(ts)]
-    files = []
-    if "daydreaming" in ds["model"].values.tolist():
-        parts += ["", "## Daydreaming convergence", "", curve_markdown(ds)]
-        files += _curve_plot(ds, outdir / "daydreaming_accuracy")
+    files = plot.prototype_training_curves(ds, outdir / "daydreaming_accuracy")
     md = outdir / "classification.md"
-    md.write_text("\n".join(parts + ["", _settings(cfg)]) + "\n")
+    md.write_text(classification_markdown(ds))
     return [md] + files
-
-
-def _settings(cfg) -> str:
-    if not isinstance(cfg, dict):
-        return ""
-    t, d = cfg["training"], cfg["data"]
-    return (f"Settings: N = {cfg['N']} (crop {d['crop']}, deskew {d['deskew']}); Daydreaming "
-            f"τ = {t['tau']:g}, J_max = {t['j_max']}, init {t['init']}, {t['epochs']} epochs "
-            f"of 10 steps; modern β = {cfg['modern']['beta']}; dynamics "
-            f"{cfg['dynamics']['mode']} (T = 0), at most {cfg['dynamics']['max_sweeps']} sweeps.")
-
-
-def _curve_plot(ds, stem):
-    """Monitored test accuracy and spurious fraction of Daydreaming against the epoch
-    (epoch 0: Hebb), mean over seeds with ±1 s.d. error bars, on `hopjax.plot` primitives."""
-    from hopjax import plot  # matplotlib only when drawing
-
-    @plot.styled
-    def draw():
-        d = ds.sel(model="daydreaming")
-        fig, axes = plot.panels(1, 1, width=3.6, height=2.8, extra_width=1.9)
-        ax = axes[0, 0]
-        handles = []
-        for k, (var, lab) in enumerate((("curve_accuracy", "accuracy"),
-                                        ("curve_spurious", "spurious"))):
-            m, s, spread = plot.seed_stats(d[var])
-            plot.error_bars(ax, m["epoch"].values, m.values, s.values, color=f"C{k}")
-            handles.append(plot.curve_handle(lab, color=f"C{k}"))
-        handles.append(plot.spread_handle(spread))
-        plot.epoch_axis(ax, ds["epoch"].values)
-        ax.set_xlabel("epoch (0: Hebb)")
-        ax.set_ylabel("% of monitored test images")
-        cfg = ds.attrs.get("config") if isinstance(ds.attrs.get("config"), dict) else {}
-        title = "Daydreaming on the 10 prototypes" + (
-            f", $N$ = {plot.fmt(cfg['N'])}" if cfg.get("N") is not None else "")
-        return plot.finish(fig, stem, handles=handles, title=title)
-
-    return draw()

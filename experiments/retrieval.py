@@ -7,7 +7,9 @@ size and the fraction of patterns that are fixed points; with ``feature_maps`` a
 retrieval map of the hidden features (start near f^k, overlap with f^k). With ``data.bias``
 the patterns are biased (mean a; a list of biases is a traced grid dim) and the centred rules
 retrieve with the centred dynamics (`hopjax.rules.centred`).
-Outputs per point: mf_mean, mf_std, fixed_point (m0,); basin_size, stable_fraction ().
+Outputs per point: mf_mean, mf_std, fixed_point (m0,); basin_size, stable_fraction (); and
+the data source's own (`hopjax.experiments.common.SOURCES`: feature maps, MNIST's
+generalisation observables), all declared once in `hopjax.experiments.common`.
 """
 
 from __future__ import annotations
@@ -32,9 +34,6 @@ class Config(SweepConfig):
     def n_points(self) -> int:
         return self.grid_size() * len(as_list(self.rule))
 
-    def values_per_point(self) -> int:
-        return common.values_per_point(self)
-
     def bytes_per_point(self) -> int:
         """A few N×N matrices (J, padded copy, products), the trajectories (states, fields,
         cues, padded copies) and the patterns (and the pseudo-inverse's P×P matrices)."""
@@ -46,15 +45,16 @@ def plan(cfg) -> Plan:
     dims = [Dim("rule", np.array(as_list(cfg.rule)), static=True),
             Dim("mode", np.array(as_list(cfg.dynamics.mode)), static=True),
             *common.data_dims(cfg)]
-    return Plan(dims=dims, variables=common.variables(cfg),
-                inner_coords={"m0": np.array(cfg.m0, np.float32)},
-                make_point_fn=lambda static: _point_fn(cfg, static),
-                bytes_per_point=cfg.bytes_per_point(), constants=common.data_constants(cfg))
+    return Plan.declare(dims, cfg.observables(), inner_coords=cfg.inner_coords(),
+                        make_point_fn=lambda static: _point_fn(cfg, static),
+                        bytes_per_point=cfg.bytes_per_point(),
+                        constants=common.data_constants(cfg))
 
 
 def _point_fn(cfg, static):
-    sample = common.data_sampler(cfg)
-    observe = common.observer(cfg, static["mode"])
+    sample = common.make_sampler(cfg.data, cfg.N)
+    observe = common.make_observer(cfg.dynamics, cfg.m0, cfg.samples, static["mode"],
+                                   cfg.observable_groups())
 
     def point(p, c):
         k_data, k_map = jax.random.split(common.point_key(cfg, p))

@@ -29,12 +29,13 @@ dies; opening and finalizing are serialised by a short-lived lock ``.out.nc.lock
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import functools
 import importlib.util
 import json
 import math
 import operator
-import os
 import pathlib
 import shutil
 import uuid
@@ -44,7 +45,7 @@ import xarray as xr
 
 from hopjax.files import FileLock, atomic_write, writer_tag
 
-__all__ = ["ResultStore", "StoreBusyError", "chunks_on_disk", "load"]
+__all__ = ["Layout", "ResultStore", "StoreBusyError", "chunks_on_disk", "load"]
 
 _PREFIX = "hopjax_"  # netCDF attribute prefix of JSON-encoded metadata
 _MANIFEST = "manifest.json"
@@ -111,14 +112,12 @@ def _final_fingerprint(path: pathlib.Path):
         return None
 
 
-def _build_manifest(grid_dims, variables, inner_coords, chunk_bounds, attrs, fingerprint) -> dict:
-    """Validate the layout and return it as a JSON-normalised manifest dict."""
-    if not isinstance(fingerprint, str):
-        raise ValueError("fingerprint must be a str")
-    grid = [{"name": str(n), **_coord_to_json(n, v)} for n, v in grid_dims.items()]
-    grid_names = [g["name"] for g in grid]
-    n_points = math.prod(len(g["values"]) for g in grid)
+def _grid_json(grid_dims) -> list[dict]:
+    return [{"name": str(n), **_coord_to_json(n, v)} for n, v in grid_dims.items()]
 
+
+def _variables_json(variables, grid_names) -> tuple[dict, dict]:
+    """(variables as JSON, inner dim -> size); a dim's size must agree across variables."""
     if not variables:
         raise ValueError("at least one variable is required")
     var_json, inner_sizes = {}, {}
@@ -137,7 +136,10 @@ def _build_manifest(grid_dims, variables, inner_coords, chunk_bounds, attrs, fin
         if dt.hasobject:
             raise ValueError(f"variable {name!r}: object dtype cannot be stored")
         var_json[str(name)] = {"dims": dims, "shape": shape, "dtype": dt.str}
+    return var_json, inner_sizes
 
+
+def _inner_coords_json(inner_coords, inner_sizes) -> dict:
     coords_json = {}
     for name, values in inner_coords.items():
         if name not in inner_sizes:
@@ -146,29 +148,129 @@ def _build_manifest(grid_dims, variables, inner_coords, chunk_bounds, attrs, fin
         if len(c["values"]) != inner_sizes[name]:
             raise ValueError(f"inner coordinate {name!r} has length {len(c['values'])}, dim size is {inner_sizes[name]}")
         coords_json[str(name)] = c
+    return coords_json
 
+
+def _bounds_json(chunk_bounds, n_points: int) -> list[list[int]]:
     bounds = [[operator.index(s), operator.index(e)] for s, e in chunk_bounds]
     # Chunks must tile 0..n_points in order, so flat index -> chunk is unambiguous.
     edges = [0] + [e for _, e in bounds]
     if not bounds or any(s != edges[k] or e <= s for k, (s, e) in enumerate(bounds)) or edges[-1] != n_points:
         raise ValueError(f"chunk_bounds must be consecutive non-empty [start, stop) ranges covering 0..{n_points}")
+    return bounds
 
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Layout:
+    """What a sweep's store holds: its grid, its variables and how its points are chunked.
+
+    grid_dims: ordered ``dim -> 1-D coords``; points are their C-order product.
+    variables: ``name -> (inner dims, inner shape, dtype)``; a chunk holds
+        arrays of shape ``(stop - start, *inner shape)``.
+    inner_coords: coords for those inner dims that have any.
+    chunk_bounds: consecutive ``[start, stop)`` flat-index ranges covering all points.
+
+    Validated on construction (``ValueError`` naming the dim, variable or coordinate). The
+    fields hold normalised copies, exactly what a resumed store reads back from its
+    manifest: coords as 1-D numpy arrays (numeric, bool or str), variables as
+    ``(tuple of dims, tuple of sizes, numpy dtype)``, bounds as a tuple of ``(start, stop)``.
+    Two layouts are equal when their manifests (`to_json`) are.
+    """
+
+    grid_dims: dict[str, np.ndarray]
+    variables: dict[str, tuple[tuple[str, ...], tuple[int, ...], np.dtype]]
+    inner_coords: dict[str, np.ndarray]
+    chunk_bounds: tuple[tuple[int, int], ...]
+
+    def __post_init__(self):
+        grid = _grid_json(self.grid_dims)
+        n_points = math.prod(len(g["values"]) for g in grid)
+        variables, inner_sizes = _variables_json(self.variables, [g["name"] for g in grid])
+        coords = _inner_coords_json(self.inner_coords, inner_sizes)
+        bounds = _bounds_json(self.chunk_bounds, n_points)
+        # Normalised through JSON: a fresh store sees what a resumed one reads from disk.
+        fields = {
+            "grid_dims": {g["name"]: _readonly(_coord_from_json(g)) for g in grid},
+            "variables": {n: (tuple(v["dims"]), tuple(v["shape"]), np.dtype(v["dtype"]))
+                          for n, v in variables.items()},
+            "inner_coords": {n: _readonly(_coord_from_json(c)) for n, c in coords.items()},
+            "chunk_bounds": tuple((s, e) for s, e in bounds),
+            "_json": {"grid_dims": grid, "variables": variables, "inner_coords": coords,
+                      "chunk_bounds": bounds},
+        }
+        for k, v in fields.items():
+            object.__setattr__(self, k, v)
+
+    @classmethod
+    def from_json(cls, manifest: dict) -> Layout:
+        """The layout of a manifest (or of `to_json`'s dict)."""
+        return cls(grid_dims={g["name"]: _coord_from_json(g) for g in manifest["grid_dims"]},
+                   variables={n: (v["dims"], v["shape"], v["dtype"])
+                              for n, v in manifest["variables"].items()},
+                   inner_coords={n: _coord_from_json(c)
+                                 for n, c in manifest["inner_coords"].items()},
+                   chunk_bounds=manifest["chunk_bounds"])
+
+    def to_json(self) -> dict:
+        """The layout's part of the store manifest (keys ``grid_dims``, ``variables``,
+        ``inner_coords``, ``chunk_bounds``), JSON-ready."""
+        return copy.deepcopy(self._json)
+
+    def matches(self, manifest: dict) -> bool:
+        """Whether ``manifest`` (e.g. a work dir's) has exactly this layout."""
+        return all(manifest.get(k) == self._json[k] for k in _LAYOUT_KEYS)
+
+    def __eq__(self, other):
+        return isinstance(other, Layout) and self._json == other._json
+
+    def __hash__(self):
+        return hash(json.dumps(self._json, sort_keys=True))
+
+    @property
+    def grid_shape(self) -> tuple[int, ...]:
+        return tuple(len(c) for c in self.grid_dims.values())
+
+    @property
+    def n_points(self) -> int:
+        """Points of the grid (the product of its dims' sizes)."""
+        return math.prod(self.grid_shape)
+
+    @property
+    def n_chunks(self) -> int:
+        return len(self.chunk_bounds)
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
+
+
+def _build_manifest(layout: Layout, attrs, fingerprint) -> dict:
+    """The store's manifest: format, fingerprint, the layout and the attrs (validated)."""
     if "fingerprint" in attrs:
         raise ValueError("attrs key 'fingerprint' is reserved")
     try:
         attrs_json = json.loads(_dumps(dict(attrs)))
     except (TypeError, ValueError) as e:
         raise ValueError(f"attrs must be JSON-serialisable: {e}") from None
+    return {"format": 1, "fingerprint": fingerprint, **layout.to_json(), "attrs": attrs_json}
 
-    return {
-        "format": 1,
-        "fingerprint": fingerprint,
-        "grid_dims": grid,
-        "variables": var_json,
-        "inner_coords": coords_json,
-        "chunk_bounds": bounds,
-        "attrs": attrs_json,
-    }
+
+def _layout_of(layout, given: dict) -> Layout:
+    """`ResultStore.create`'s layout: ``layout``, or one built from the four keywords."""
+    if layout is not None:
+        passed = sorted(k for k, v in given.items() if v is not None)
+        if passed:
+            raise TypeError(f"ResultStore.create: pass either layout or {', '.join(_LAYOUT_KEYS)}, "
+                            f"not both (got layout and {', '.join(passed)})")
+        if not isinstance(layout, Layout):
+            raise TypeError(f"layout must be a hopjax.io.Layout, got {type(layout).__name__}")
+        return layout
+    missing = [k for k in _LAYOUT_KEYS if given[k] is None]
+    if missing:
+        raise TypeError(f"ResultStore.create: missing layout (or the keyword arguments "
+                        f"{', '.join(missing)})")
+    return Layout(**given)
 
 
 # ------------------------------------------------------------------- the store
@@ -193,16 +295,13 @@ class ResultStore:
     :meth:`finalize` or the end of its process.
     """
 
-    def __init__(self, path: pathlib.Path, manifest: dict):
+    def __init__(self, path: pathlib.Path, manifest: dict, layout: Layout | None = None):
         self.path = path
         self.work_dir = path.with_name(path.name + ".partial")
         self._manifest = manifest
-        self._grid = [(g["name"], _coord_from_json(g)) for g in manifest["grid_dims"]]
-        self._vars = {
-            n: (tuple(v["dims"]), tuple(v["shape"]), np.dtype(v["dtype"]))
-            for n, v in manifest["variables"].items()
-        }
-        self.chunk_bounds: list[tuple[int, int]] = [tuple(b) for b in manifest["chunk_bounds"]]
+        self.layout = Layout.from_json(manifest) if layout is None else layout
+        self._vars = self.layout.variables
+        self.chunk_bounds: list[tuple[int, int]] = list(self.layout.chunk_bounds)
         self._done: set[int] = set()
         self._complete = False
         self._mutex = FileLock(path.with_name(f".{path.name}.lock"), unlink_on_exit=True)
@@ -212,22 +311,20 @@ class ResultStore:
     def create(
         cls,
         path,
+        layout: Layout | None = None,
         *,
-        grid_dims: dict[str, np.ndarray],
-        variables: dict[str, tuple[tuple[str, ...], tuple[int, ...], str]],
-        inner_coords: dict[str, np.ndarray],
-        chunk_bounds: list[tuple[int, int]],
         attrs: dict,
         fingerprint: str,
         mode: str = "resume",
-    ) -> "ResultStore":
+        grid_dims: dict[str, np.ndarray] | None = None,
+        variables: dict[str, tuple[tuple[str, ...], tuple[int, ...], str]] | None = None,
+        inner_coords: dict[str, np.ndarray] | None = None,
+        chunk_bounds: list[tuple[int, int]] | None = None,
+    ) -> ResultStore:
         """Open (mode "resume") or start afresh (mode "overwrite") the store for ``path``.
 
-        grid_dims: ordered ``dim -> 1-D coords``; points are their C-order product.
-        variables: ``name -> (inner dims, inner shape, dtype)``; a chunk holds
-            arrays of shape ``(stop - start, *inner shape)``.
-        inner_coords: coords for those inner dims that have any.
-        chunk_bounds: consecutive ``[start, stop)`` flat-index ranges covering all points.
+        layout: the grid, variables and chunks (`Layout`); or, as before, its four fields
+            ``grid_dims``, ``variables``, ``inner_coords`` and ``chunk_bounds`` as keywords.
         attrs: JSON-serialisable metadata, stored in the final file.
         fingerprint: identifies the computation; only matching stores are resumed.
 
@@ -244,9 +341,12 @@ class ResultStore:
         """
         if mode not in ("resume", "overwrite"):
             raise ValueError(f"mode must be 'resume' or 'overwrite', got {mode!r}")
+        if not isinstance(fingerprint, str):
+            raise ValueError("fingerprint must be a str")
         path = pathlib.Path(path)
-        manifest = _build_manifest(grid_dims, variables, inner_coords, chunk_bounds, attrs, fingerprint)
-        store = cls(path, manifest)
+        layout = _layout_of(layout, {"grid_dims": grid_dims, "variables": variables,
+                                     "inner_coords": inner_coords, "chunk_bounds": chunk_bounds})
+        store = cls(path, _build_manifest(layout, attrs, fingerprint), layout)
         store._open(mode)
         return store
 
@@ -271,33 +371,55 @@ class ResultStore:
             self._open_locked(mode, fp)
 
     def _open_locked(self, mode: str, fp: str) -> None:
+        """What is on disk decides: the rules of `create`."""
         live = self._live_writers()
         if mode == "resume" and self._finished_elsewhere():
-            self._mark_complete()
-            if not live:  # a leftover work dir means a crash between replace and cleanup
-                _rmtree(self.work_dir)
+            self._adopt_final(live)
             return
         old = self._read_work_manifest(ignore_orphans=mode == "overwrite")
         if mode == "overwrite":
-            if live:
-                raise StoreBusyError(
-                    f"{self.work_dir} is being written by another hopjax run ({_who(live)}); "
-                    "wait for it to finish or stop it before --overwrite")
-            _rmtree(self.work_dir)
+            self._wipe(live)
         elif old is not None and old.get("fingerprint") == fp:
-            if any(old.get(k) != self._manifest[k] for k in _LAYOUT_KEYS):
-                raise FileExistsError(
-                    f"{self.work_dir} holds partial results with the same fingerprint but a different "
-                    f"grid/variables/chunking; {_OVERWRITE_HINT}"
-                )
-            self._register()
-            if not live:
-                self._clean_tmp()  # nobody is mid-write: any temporary file is a dead one's
-            self._done = {i for i in range(len(self.chunk_bounds)) if self._chunk_ok(i)}
-            # Attrs (devices, versions, ...) describe the run that finishes the store.
-            self._write_manifest()
+            self._join(old, live)
             return
-        elif live or old is not None:
+        else:
+            self._check_free(old, live, fp)
+        self.work_dir.mkdir(parents=True)
+        self._register()
+        self._write_manifest()
+
+    def _adopt_final(self, live: list[str]) -> None:
+        """The final file is this sweep's: the store is complete."""
+        self._mark_complete()
+        if not live:  # a leftover work dir means a crash between replace and cleanup
+            _rmtree(self.work_dir)
+
+    def _wipe(self, live: list[str]) -> None:
+        """Overwrite: drop the work dir, unless another writer is alive in it."""
+        if live:
+            raise StoreBusyError(
+                f"{self.work_dir} is being written by another hopjax run ({_who(live)}); "
+                "wait for it to finish or stop it before --overwrite")
+        _rmtree(self.work_dir)
+
+    def _join(self, old: dict, live: list[str]) -> None:
+        """Resume the work dir of this sweep (``old``: its manifest), keeping intact chunks."""
+        if not self.layout.matches(old):
+            raise FileExistsError(
+                f"{self.work_dir} holds partial results with the same fingerprint but a different "
+                f"grid/variables/chunking; {_OVERWRITE_HINT}"
+            )
+        self._register()
+        if not live:
+            self._clean_tmp()  # nobody is mid-write: any temporary file is a dead one's
+        self._done = {i for i in range(self.layout.n_chunks) if self._chunk_ok(i)}
+        # Attrs (devices, versions, ...) describe the run that finishes the store.
+        self._write_manifest()
+
+    def _check_free(self, old: dict | None, live: list[str], fp: str) -> None:
+        """Resume with nothing of this sweep there: refuse another sweep's writer, partial
+        results or final file; otherwise clear what is left (at most an empty/tmp-only dir)."""
+        if live or old is not None:
             other = old.get("fingerprint") if old else None
             what = (f"is being written by another hopjax run ({_who(live)})" if live
                     else "holds partial results")
@@ -305,16 +427,12 @@ class ResultStore:
                 f"{self.work_dir} {what} of a different computation (fingerprint {other!r}, "
                 f"this config has {fp!r}); "
                 + ("wait for it or choose another --out" if live else _OVERWRITE_HINT))
-        elif self.path.exists():
+        if self.path.exists():
             raise FileExistsError(
                 f"{self.path} exists and is not a finished result of this computation "
                 f"(different fingerprint); {_OVERWRITE_HINT}"
             )
-        else:
-            _rmtree(self.work_dir)  # at most an empty/tmp-only leftover
-        self.work_dir.mkdir(parents=True)
-        self._register()
-        self._write_manifest()
+        _rmtree(self.work_dir)
 
     def _register(self) -> None:
         """Become a live writer: hold a lock file of our own in the work dir."""
@@ -374,18 +492,23 @@ class ResultStore:
         except Exception:  # truncated/corrupt zip raises many types; all mean "recompute"
             f.unlink(missing_ok=True)
             return None
-        meta, owner = arrays.pop(_META, None), arrays.pop(_META_FP, None)
         try:
-            if meta is None or owner is None or str(owner) != self._manifest["fingerprint"]:
-                raise ValueError("another sweep's chunk")
-            if meta.tolist() != [i, *self.chunk_bounds[i]]:
-                raise ValueError("another chunk's file")
-            checked = self._check(i, arrays)
-            if any(arrays[n].dtype != checked[n].dtype for n in arrays):
-                raise ValueError("dtype mismatch")
+            return self._verified(i, arrays)
         except ValueError:
             f.unlink(missing_ok=True)  # ours to recompute: the store holds one sweep
             return None
+
+    def _verified(self, i: int, arrays: dict) -> dict[str, np.ndarray]:
+        """A chunk file's ``arrays``, checked and cast (`_check`); ValueError unless they
+        are this sweep's chunk ``i`` with the declared dtypes."""
+        meta, owner = arrays.pop(_META, None), arrays.pop(_META_FP, None)
+        if meta is None or owner is None or str(owner) != self._manifest["fingerprint"]:
+            raise ValueError("another sweep's chunk")
+        if meta.tolist() != [i, *self.chunk_bounds[i]]:
+            raise ValueError("another chunk's file")
+        checked = self._check(i, arrays)
+        if any(arrays[n].dtype != checked[n].dtype for n in arrays):
+            raise ValueError("dtype mismatch")
         return checked
 
     def _chunk_ok(self, i: int) -> bool:
@@ -393,7 +516,7 @@ class ResultStore:
         return self._read_chunk(i) is not None
 
     def _mark_complete(self) -> None:
-        self._done = set(range(len(self.chunk_bounds)))
+        self._done = set(range(self.layout.n_chunks))
         self._complete = True
         self.close()
 
@@ -413,7 +536,7 @@ class ResultStore:
 
     def pending(self) -> list[int]:
         """Sorted ids of the chunks not stored yet (as far as this writer knows)."""
-        return [i for i in range(len(self.chunk_bounds)) if i not in self._done]
+        return [i for i in range(self.layout.n_chunks) if i not in self._done]
 
     def refresh(self, ids=None) -> list[int]:
         """Look on disk for chunks other writers stored since; returns `pending`.
@@ -433,8 +556,8 @@ class ResultStore:
         """Validate chunk ``i``'s arrays and cast them to the declared dtypes."""
         if isinstance(i, bool) or not isinstance(i, (int, np.integer)):
             raise ValueError(f"chunk id must be an int, got {i!r}")
-        if not 0 <= i < len(self.chunk_bounds):
-            raise ValueError(f"chunk id {i} out of range 0..{len(self.chunk_bounds) - 1}")
+        if not 0 <= i < self.layout.n_chunks:
+            raise ValueError(f"chunk id {i} out of range 0..{self.layout.n_chunks - 1}")
         missing, extra = self._vars.keys() - arrays.keys(), arrays.keys() - self._vars.keys()
         if missing or extra:
             raise ValueError(f"chunk {i}: missing arrays {sorted(missing)}, unexpected arrays {sorted(extra)}")
@@ -491,7 +614,7 @@ class ResultStore:
             missing = self.refresh()
             if missing:
                 raise ValueError(
-                    f"cannot finalize {self.path}: {len(missing)} of {len(self.chunk_bounds)} "
+                    f"cannot finalize {self.path}: {len(missing)} of {self.layout.n_chunks} "
                     f"chunks missing (first: {missing[:10]})"
                 )
             blob = self._netcdf_bytes()
@@ -509,9 +632,8 @@ class ResultStore:
         return bytes(ds.to_netcdf(engine=_engine(), encoding=encoding))
 
     def _assemble(self) -> xr.Dataset:
-        grid_names = [n for n, _ in self._grid]
-        grid_shape = tuple(len(c) for _, c in self._grid)
-        n_points = self.chunk_bounds[-1][1]
+        grid_names, grid_shape = list(self.layout.grid_dims), self.layout.grid_shape
+        n_points = self.layout.n_points
         flat = {n: np.empty((n_points, *shape), dtype) for n, (_, shape, dtype) in self._vars.items()}
         for i, (start, stop) in enumerate(self.chunk_bounds):
             arrays = self._read_chunk(i)
@@ -524,7 +646,7 @@ class ResultStore:
             name: ((*grid_names, *dims), flat[name].reshape(grid_shape + shape))  # C-order points -> grid
             for name, (dims, shape, _) in self._vars.items()
         }
-        coords = {n: c for n, c in self._grid}
+        coords = dict(self.layout.grid_dims)
         coords |= {n: _coord_from_json(c) for n, c in self._manifest["inner_coords"].items()}
         # netCDF attrs must be scalars/strings: JSON-encode every entry.
         attrs = {_PREFIX + "fingerprint": _dumps(self._manifest["fingerprint"])}

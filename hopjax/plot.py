@@ -68,6 +68,7 @@ __all__ = [
     "pattern_images",
     "phase_diagram",
     "plot_all",
+    "prototype_training_curves",
     "recording",
     "retrieval_maps",
     "seed_count",
@@ -949,35 +950,40 @@ def training_curves(ds: xr.Dataset, stem) -> list[Path]:
 def generalisation_curves(ds: xr.Dataset, stem) -> list[Path]:
     """MNIST (Serricchio et al. 2025, Fig. 4): final overlap from m0 = 1 against α for
     training examples (with themselves), unseen test images (with themselves) and both with
-    their class prototype; one panel per combination of the other dims. Means over
-    seeds, error bars ±1 s.d. over seeds (the legend says so). [] without them."""
-    curves = [("test_mf", "test images"), ("train_proto", "train → prototype"),
-              ("test_proto", "test → prototype")]
+    their class prototype, and (``proto_mf``, when measured; the paper's green dotted curve)
+    of the 10 class prototypes started at themselves; one panel per combination of the other
+    dims. Means over seeds, error bars ±1 s.d. over seeds (the legend says so). [] without
+    them."""
+    # (variable, label, style): colours fixed per curve, so a curve missing from older
+    # results shifts no other's colour
+    curves = [("proto_mf", "start at prototype → prototype", dict(color="C2", ls=":")),
+              ("test_mf", "test images", dict(color="C1")),
+              ("train_proto", "train → prototype", dict(color="C4")),
+              ("test_proto", "test → prototype", dict(color="C3"))]
     if not all(v in ds for v in ("test_mf", "train_proto", "test_proto")) or ALPHA not in ds.dims:
         return []
     series = []
     at1 = _at_m0(ds["mf_mean"], exact=True) if "mf_mean" in ds else None
     if at1 is not None:
-        series.append((at1[0], "training examples"))
-    series += [(ds[v], label) for v, label in curves]
+        series.append((at1[0], "training examples", dict(color="C0")))
+    series += [(ds[v], label, style) for v, label, style in curves if v in ds]
     first = _seed_mean_std(series[0][0])[0]
     dims, facets = _facets(first, {ALPHA})
     nrows, ncols = _grid_shape(dims, first.sizes, len(facets))
     fig, axes = panels(nrows, ncols, extra_width=_LEGEND_WIDTH, share=True)
     used = _hide_unused(axes, len(facets))
     for ax, (isel, title) in zip(used, facets):
-        for k, (da, label) in enumerate(series):
+        for da, _, style in series:
             m, e = _seed_mean_std(da)
             m, e = m.sortby(ALPHA), e.sortby(ALPHA)
-            error_bars(ax, m[ALPHA].values, m.isel(isel).values, e.isel(isel).values,
-                       color=f"C{k}")
+            error_bars(ax, m[ALPHA].values, m.isel(isel).values, e.isel(isel).values, **style)
         if title:
             ax.set_title(title)
     log_axis(used[0], ds[ALPHA].values)
     _label_outer(axes, len(facets), r"load $\alpha = P/N$", "final overlap from $m_0 = 1$")
-    handles = [curve_handle(label, color=f"C{k}") for k, (_, label) in enumerate(series)]
+    handles = [curve_handle(label, **style) for _, label, style in series]
     handles.append(spread_handle(describe_spread(
-        "error bars", seeds=max(seed_count(da) for da, _ in series))))
+        "error bars", seeds=max(seed_count(da) for da, _, _ in series))))
     return finish(fig, stem, handles=handles, title=_figure_title(ds))
 
 
@@ -1072,7 +1078,7 @@ def capacity_scaling(pc: xr.DataArray, fits: dict, stem, *, title: str = "") -> 
     memories on log-log axes with their fitted power laws (legend: slope, Krotov & Hopfield
     2016 predict a − 1), the exponential memory (label ``exp``) on log-linear axes with its
     fitted 2^(slope·N). ``fits``: label -> (slope, intercept) as from
-    `hopjax.experiments.dense.scaling_fits`. Returns [] when nothing was measured."""
+    `hopjax.dense_capacity.scaling_fits`. Returns [] when nothing was measured."""
 
     mems = [str(v) for v in pc["memory"].values]
     measured = [x for x in mems if np.isfinite(pc.sel(memory=x).values).any()]
@@ -1122,3 +1128,32 @@ def capacity_scaling(pc: xr.DataArray, fits: dict, stem, *, title: str = "") -> 
     # outside: the fitted lines cross the whole panel
     return finish(fig, stem, handles=handles,
                   title="dense memories: capacity against $N$" + (f" ({title})" if title else ""))
+
+
+# -------------------------------------------------------------------- MNIST prototypes
+
+
+@styled
+def prototype_training_curves(ds: xr.Dataset, stem) -> list[Path]:
+    """MNIST prototype classification (``prototypes`` experiment; Serricchio et al. 2025):
+    monitored test accuracy and spurious fraction of Daydreaming on the 10 prototypes
+    against the training epoch (epoch 0: Hebb), mean over seeds with ±1 s.d. error bars
+    (the legend says so). Returns [] without Daydreaming's ``curve_accuracy``."""
+    if "curve_accuracy" not in ds or "daydreaming" not in ds["model"].values.tolist():
+        return []
+    d = ds.sel(model="daydreaming")
+    fig, axes = panels(1, 1, width=3.6, height=2.8, extra_width=1.9)
+    ax = axes[0, 0]
+    handles = []
+    for k, (var, label) in enumerate((("curve_accuracy", "accuracy"),
+                                      ("curve_spurious", "spurious"))):
+        m, s, spread = seed_stats(d[var])
+        error_bars(ax, m["epoch"].values, m.values, s.values, color=f"C{k}")
+        handles.append(curve_handle(label, color=f"C{k}"))
+    handles.append(spread_handle(spread))
+    epoch_axis(ax, ds["epoch"].values)
+    ax.set_xlabel("epoch (0: Hebb)")
+    ax.set_ylabel("% of monitored test images")
+    N = _config(ds).get("N")
+    title = "Daydreaming on the 10 prototypes" + (f", $N$ = {fmt(N)}" if N is not None else "")
+    return finish(fig, stem, handles=handles, title=title)

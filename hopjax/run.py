@@ -117,10 +117,13 @@ def _metadata(cfg, devices, chunk_size) -> dict:
 
 def open_store(cfg, out, plan, bounds, chunk_size, devices, mode="resume") -> ResultStore:
     """The sweep's store under ``out`` (created by the first worker to arrive)."""
-    return ResultStore.create(
-        results_path(cfg, out), grid_dims={d.name: d.values for d in plan.dims},
-        variables=plan.variables, inner_coords=plan.inner_coords, chunk_bounds=bounds,
-        attrs=_metadata(cfg, devices, chunk_size), fingerprint=fingerprint(cfg), mode=mode)
+    from hopjax.io import Layout
+
+    layout = Layout(grid_dims={d.name: d.values for d in plan.dims}, variables=plan.variables,
+                    inner_coords=plan.inner_coords, chunk_bounds=bounds)
+    return ResultStore.create(results_path(cfg, out), layout,
+                              attrs=_metadata(cfg, devices, chunk_size),
+                              fingerprint=fingerprint(cfg), mode=mode)
 
 
 def _agree_on_pending(store, n_chunks: int, error) -> list[int]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, field
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -70,7 +70,7 @@ class Plan:
     @classmethod
     def declare(cls, dims, observables: dict, point=None, *, bytes_per_point: int,
                 inner_coords: dict | None = None, constants: dict | None = None,
-                make_point_fn=None) -> "Plan":
+                make_point_fn=None) -> Plan:
         """A plan from declared observables, the schema written once.
 
         ``observables`` maps each output's name to its inner dims (names of ``inner_coords``;
@@ -80,14 +80,7 @@ class Plan:
         ``make_point_fn(static) -> point``. The outputs are checked against the declaration
         when the point function is traced."""
         inner_coords = {k: np.asarray(v) for k, v in (inner_coords or {}).items()}
-        variables = {}
-        for name, inner in observables.items():
-            inner = tuple(inner)
-            unknown = [d for d in inner if d not in inner_coords]
-            if unknown:
-                raise ValueError(f"observable {name!r}: inner dims {unknown} have no coordinates "
-                                 f"in inner_coords (has {sorted(inner_coords)})")
-            variables[name] = (inner, tuple(len(inner_coords[d]) for d in inner), "float32")
+        variables = cls.schema(observables, inner_coords)
         if (point is None) == (make_point_fn is None):
             raise ValueError("Plan.declare: give exactly one of point and make_point_fn")
         factory = make_point_fn or (lambda static: point)
@@ -110,6 +103,25 @@ class Plan:
         return cls(dims=list(dims), variables=variables, inner_coords=inner_coords,
                    make_point_fn=checked, bytes_per_point=int(bytes_per_point),
                    constants=dict(constants or {}))
+
+    @staticmethod
+    def schema(observables: dict, inner_coords: dict) -> dict:
+        """The ``variables`` of declared ``observables`` (name -> inner dims, as in `declare`):
+        name -> (inner dims, inner shape, "float32"), the shape from ``inner_coords``."""
+        variables = {}
+        for name, inner in observables.items():
+            inner = tuple(inner)
+            unknown = [d for d in inner if d not in inner_coords]
+            if unknown:
+                raise ValueError(f"observable {name!r}: inner dims {unknown} have no coordinates "
+                                 f"in inner_coords (has {sorted(inner_coords)})")
+            variables[name] = (inner, tuple(len(inner_coords[d]) for d in inner), "float32")
+        return variables
+
+    @property
+    def values_per_point(self) -> int:
+        """Numbers stored per grid point (all variables)."""
+        return sum(math.prod(shape) for _, shape, _ in self.variables.values())
 
     @property
     def shape(self) -> tuple[int, ...]:

@@ -289,14 +289,18 @@ def _newton(alpha, aD, x, state, equations, *, tol=1e-12, max_steps=60, patience
     return x, conv
 
 
+# continuation steps in log α: first, largest and smallest ratio between successive loads
+_LOG_STEP0, _LOG_STEP_MAX, _LOG_STEP_MIN = np.log(1.5), np.log(2.0), np.log(1.005)
+
+
 def _retrieval(alpha, aD, x0, state, equations, m_min):
     """Continuation step: is there a retrieval solution (m > m_min) near x0? (Newton.)"""
     x, conv = _newton(alpha, aD, x0, state, equations)
     return conv & (x[:, 0] > m_min), x
 
 
-def _ladder(aD, target, state, equations, m_min, *, alpha_max=1e6, step0=np.log(1.5),
-            step_max=np.log(2.0), step_min=np.log(1.005)):
+def _ladder(aD, target, state, equations, m_min, *, alpha_max=1e6, step0=_LOG_STEP0,
+            step_max=_LOG_STEP_MAX, step_min=_LOG_STEP_MIN):
     """Follow the retrieval branch in α by continuation, on flat arrays: the example state up
     from α0 = 1e-3 min(α_D, 1) (where m = 1, δq = 0 is the solution), the feature state down
     from alpha_max (found there by fixed-point iteration from m = 1), in adaptive

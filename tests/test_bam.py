@@ -145,10 +145,10 @@ def test_all_pairs_stable_capacity_scaling():
     for N in (50, 100, 200):
         Pm = int(N / math.log(N)) + 5
 
-        def pc(seed):
+        def pc(seed, Pm=Pm, N=N):
             x, y = pairs(seed, Pm, N, N)
 
-            def all_stable(P):
+            def all_stable(P, Pm=Pm):
                 mask = jnp.arange(Pm) < P
                 return bam.stable_pairs(bam.couplings(x, y, mask), x, y, mask) == 1.0
 
@@ -157,7 +157,7 @@ def test_all_pairs_stable_capacity_scaling():
 
         pcs = np.asarray(jax.jit(jax.vmap(pc))(jnp.arange(S) + 7 * N), float)
         assert pcs.max() < Pm  # the scan reached past the capacity
-        expect = sum((1 - bam.bit_error_rate(P, N)) ** (2 * N * P) for P in range(1, Pm + 1))
+        expect = sum((1 - bam.bit_error_rate(p, N)) ** (2 * N * p) for p in range(1, Pm + 1))
         assert 0.97 * expect < pcs.mean() < 1.25 * expect, (N, pcs.mean(), expect)
         assert 0.7 < pcs.mean() / (N / (2 * math.log(N))) < 1.3, (N, pcs.mean())
         means[N] = pcs.mean()

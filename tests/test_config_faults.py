@@ -307,6 +307,33 @@ def test_alpha_D_giving_no_features_is_rejected():
     _rejected(raw, "data.alpha_D", "α_D = 0.01 gives D = round(α_D N) = 0 features at N = 16")
 
 
+@pytest.mark.parametrize("data,extra,field,words", [
+    ({"kind": "random_features"}, {}, "data.alpha_D", ["required for kind 'random_features'"]),
+    ({"alpha_D": [0.5]}, {}, "data.alpha_D", ["only applies to kind 'random_features'"]),
+    ({"kind": "mnist", "alpha_D": [0.5]}, {}, "data.alpha_D", ["only applies"]),
+    ({"crop": 8}, {}, "data.crop", ["only applies to kind 'mnist'"]),
+    ({"kind": "random_features", "alpha_D": [0.5], "crop": 8}, {}, "data.crop", ["'mnist'"]),
+    ({"kind": "mnist", "crop": 4, "bias": 0.2}, {}, "data.bias",
+     ["only applies to kind 'uncorrelated'"]),
+    ({}, {"feature_maps": True}, "feature_maps", ["needs data.kind 'random_features'"]),
+    ({"kind": "mnist", "crop": 8}, {"N": 16}, "N", ["MNIST crop size squared, 8² = 64"]),
+])
+def test_each_data_source_checks_its_own_fields(data, extra, field, words):
+    # the rules of each data kind are declared once, by its source (experiments.common.SOURCES)
+    raw = {**BASE, **extra, "data": {"alpha": [0.25], **data}}
+    _rejected(raw, field, *words)
+    _rejected({**DD, **extra, "data": raw["data"]}, field, *words)
+
+
+def test_data_kinds_are_the_declared_sources():
+    from hopjax.experiments import common
+
+    kinds = common.Data.model_fields["kind"].annotation.__args__
+    assert kinds == tuple(common.SOURCES) == ("uncorrelated", "random_features", "mnist")
+    _rejected(_with(BASE, "data.kind", "faces"), "data.kind",
+              "'uncorrelated', 'random_features' or 'mnist'")
+
+
 # --- 7. cache folders -----------------------------------------------------------------------------
 
 def test_one_cache_resolver_expanding_home(monkeypatch, tmp_path):

@@ -95,3 +95,45 @@ def test_bad_memory_names_the_field(memory, field, msg):
 def test_too_many_patterns_for_memory_budget_names_the_field():
     with pytest.raises(ConfigError, match="field 'memory_budget_mb'.*exp at N=30"):
         _cfg(memories=[{"F": "exp", "N": [30]}])
+
+
+def test_analysis_lives_in_hopjax_dense_capacity():
+    from hopjax import dense_capacity
+
+    for name in ("capacity", "crossing", "scaling_fits", "capacity_table", "CRITERIA",
+                 "CAPACITY_THRESHOLD"):
+        assert getattr(dense_exp, name) is getattr(dense_capacity, name), name
+
+
+def test_crossing_interpolates_in_log_P():
+    from hopjax.dense_capacity import crossing
+
+    # first value below 0.95 at P = 4: halfway between log 2 and log 4 (any input order)
+    assert crossing(np.array([8, 1, 4, 2]), np.array([0.5, 1.0, 0.9, 1.0]), 0.95) == \
+        pytest.approx(2 * np.sqrt(2))
+    assert np.isnan(crossing(np.array([1, 2]), np.array([0.9, 0.8]), 0.95))  # starts below
+    assert np.isnan(crossing(np.array([1, 2]), np.array([1.0, 0.99]), 0.95))  # never crosses
+    assert np.isnan(crossing(np.array([1, np.nan]), np.array([1.0, 0.5]), 0.95))  # unmeasured
+
+
+def test_capacity_table_and_fits_on_synthetic_curves():
+    import xarray as xr
+
+    from hopjax.dense_capacity import capacity, capacity_table, scaling_fits
+
+    # retrieved = 1 up to P_c = N^2 / 2, then 0: the crossing sits between the loads around it
+    N = np.array([16, 32, 64])
+    P = np.array([[n * n / 2 * f for f in (0.5, 0.9, 1.1, 2.0)] for n in N])
+    y = np.where(P < N[:, None] ** 2 / 2, 1.0, 0.0)
+    ds = xr.Dataset({"retrieved": (("memory", "N", "seed", "load", "m0"), y[None, :, None, :, None]),
+                     "bit_stability": (("memory", "N", "seed", "load"), y[None, :, None, :]),
+                     "P": (("memory", "N", "seed", "load"), P[None, :, None, :])},
+                    coords={"memory": ["poly a=3"], "N": N, "seed": [0], "load": range(4),
+                            "m0": [1.0]})
+    pc = capacity(ds)
+    assert np.all((pc.values > 0.9 * N**2 / 2) & (pc.values < 1.1 * N**2 / 2))
+    assert scaling_fits(pc)["poly a=3"][0] == pytest.approx(2.0)
+    table = capacity_table(ds)
+    assert set(table) == {"patterns", "spins"}
+    assert table["patterns"]["slope"] == {"poly a=3": 2.0}
+    assert list(table["spins"]["P_c"]["poly a=3"]) == [16, 32, 64]

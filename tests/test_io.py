@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from hopjax.io import ResultStore, load
+from hopjax.io import Layout, ResultStore, load
 
 TESTS_DIR = pathlib.Path(__file__).resolve().parent
 ROOT = TESTS_DIR.parent
@@ -389,3 +389,71 @@ def test_concurrent_writers_of_one_sweep_agree(tmp_path):
         assert p.returncode == 0, err.decode()
     assert_same_data(load(path), ref)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.nc", "ref.nc"]
+
+
+# ------------------------------------------------------------------ Layout
+
+
+def make_layout(**over):
+    spec = make_spec(**over)
+    return Layout(**{k: spec[k] for k in ("grid_dims", "variables", "inner_coords",
+                                          "chunk_bounds")})
+
+
+def test_layout_form_writes_the_same_store_as_keywords(tmp_path):
+    layout = make_layout()
+    assert (layout.grid_shape, layout.n_points, layout.n_chunks) == ((2, 2, 3), 12, 3)
+    store = ResultStore.create(tmp_path / "a.nc", layout, attrs=ATTRS, fingerprint="fp-a")
+    assert store.layout == layout and store.chunk_bounds == [(0, 5), (5, 10), (10, 12)]
+    manifest = (tmp_path / "a.nc.partial" / "manifest.json").read_text()
+    fill(store)
+    keywords = ResultStore.create(tmp_path / "b.nc", **make_spec())
+    assert (tmp_path / "b.nc.partial" / "manifest.json").read_text() == manifest
+    fill(keywords)
+    assert_same_data(load(store.finalize()), load(keywords.finalize()))
+    # a store opened either way resumes the other's work dir
+    fill(ResultStore.create(tmp_path / "c.nc", **make_spec()), ids=[0])
+    again = ResultStore.create(tmp_path / "c.nc", layout, attrs=ATTRS, fingerprint="fp-a")
+    assert again.pending() == [1, 2]
+    again.close()
+
+
+def test_layout_is_a_normalised_frozen_value():
+    import dataclasses
+
+    layout = make_layout(chunk_bounds=[[0, 6], [6, 12]])
+    assert layout.chunk_bounds == ((0, 6), (6, 12))
+    assert layout.variables["overlap"] == (("step", "m0"), (3, 2), np.dtype("float32"))
+    assert layout.grid_dims["rule"].dtype.kind == "U"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        layout.chunk_bounds = ()
+    with pytest.raises(ValueError):
+        layout.grid_dims["alpha"][0] = 1.0  # read-only coords
+    same = make_layout(chunk_bounds=[(0, 6), (6, 12)])
+    assert same == layout and hash(same) == hash(layout) and same != make_layout()
+    assert Layout.from_json(layout.to_json()) == layout
+    assert layout.matches(layout.to_json()) and not layout.matches(make_layout().to_json())
+
+
+@pytest.mark.parametrize("over, match", [
+    ({"chunk_bounds": [(0, 5), (6, 12)]}, "chunk_bounds must be consecutive"),
+    ({"inner_coords": {"nope": np.array([1.0])}}, "inner coordinate 'nope'"),
+    ({"variables": {"x": (("alpha",), (3,), "float32")}}, "inner dim 'alpha' is also a grid dim"),
+    ({"grid_dims": {"seed": np.array([])}}, "coordinate 'seed' must be a non-empty"),
+])
+def test_bad_layout_names_the_part(over, match):
+    with pytest.raises(ValueError, match=match):
+        make_layout(**over)
+
+
+def test_create_takes_a_layout_or_its_keywords_not_both(tmp_path):
+    spec = make_spec()
+    with pytest.raises(TypeError, match="not both"):
+        ResultStore.create(tmp_path / "out.nc", make_layout(), **spec)
+    with pytest.raises(TypeError, match="missing layout.*chunk_bounds"):
+        ResultStore.create(tmp_path / "out.nc", attrs=ATTRS, fingerprint="fp-a",
+                           **{k: spec[k] for k in ("grid_dims", "variables", "inner_coords")})
+    with pytest.raises(TypeError, match="hopjax.io.Layout"):
+        ResultStore.create(tmp_path / "out.nc", {"grid_dims": GRID}, attrs=ATTRS,
+                           fingerprint="fp-a")
+    assert not (tmp_path / "out.nc.partial").exists()

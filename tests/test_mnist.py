@@ -257,3 +257,33 @@ def test_classification_table_and_markdown():
     assert "| 0 | 2 | 100.0 | 0.0 | – | 0.0 |" in t.to_markdown()
     with pytest.raises(ValueError):
         M.classification_table(np.array([5]), np.array([0]), n_classes=3)
+
+
+# --- the sweep's MNIST observables ----------------------------------------------------------
+
+
+@needs_data
+def test_proto_mf_relaxes_each_class_prototype_from_itself(mnist_cache):
+    # Serricchio et al. 2025, Fig. 4 (green dotted): start the dynamics at each of the 10 class
+    # prototypes, overlap of the fixed point with it, mean over the digits
+    import jax.numpy as jnp
+
+    from hopjax import dynamics, rules
+    from hopjax.config import validate_config
+    from hopjax.experiments import common, retrieval
+    from hopjax.sweep import Runner
+
+    cfg = validate_config({"experiment": "retrieval", "name": "mnist_pm", "N": 64, "seeds": 1,
+                           "rule": "hebb", "m0": [1.0],
+                           "data": {"kind": "mnist", "crop": 8, "alpha": [0.2], "n_test": 20}})
+    plan = retrieval.plan(cfg)
+    got = float(Runner(plan, 1).run_chunk(0)["proto_mf"][0])
+    c = plan.constants
+    xi, proto = jnp.asarray(c["train"][0]), jnp.asarray(c["prototypes"])
+    assert proto.shape == (M.N_CLASSES, 64)
+    J = rules.hebb(xi, jnp.ones(len(xi), bool))
+    _, k_map = jax.random.split(common.point_key(cfg, {"seed": 0}))  # the retrieval point's
+    key = jax.random.fold_in(k_map, common.KEY_SLOTS["prototypes"])
+    final = dynamics.relax(key, J, proto, mode="async", max_sweeps=100).sigma
+    np.testing.assert_allclose(got, float(jnp.mean(final * proto)), atol=1e-6)
+    assert -1 <= got <= 1

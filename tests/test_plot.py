@@ -401,3 +401,19 @@ def test_recording_and_figure_texts(tmp_path):
     assert "synthetic, $N$ = 200" in texts and r"load $\alpha = P/N$" in texts
     plot.capacity_curves(make_ds(), tmp_path / "c2")  # outside the block: not recorded
     assert len(figs) == 1
+
+
+def test_prototype_training_curves(tmp_path):
+    rng = np.random.default_rng(0)
+    acc = rng.uniform(60, 90, (2, 3, 4))
+    ds = xr.Dataset({"curve_accuracy": (("model", "seed", "epoch"), acc),
+                     "curve_spurious": (("model", "seed", "epoch"), 100 - acc)},
+                    coords={"model": ["hebb", "daydreaming"], "seed": [0, 1, 2],
+                            "epoch": [0, 10, 100, 1000]},
+                    attrs={"config": {"N": 400}})
+    figs = drawn(lambda: check_files(plot.prototype_training_curves(ds, tmp_path / "dd"),
+                                     ["dd"], tmp_path))
+    fig = figs["dd.png"]
+    assert legend_texts(fig) == ["accuracy", "spurious", "error bars: ±1 s.d. over 3 seeds"]
+    assert "Daydreaming on the 10 prototypes, $N$ = 400" in plot.figure_texts(fig)
+    assert plot.prototype_training_curves(ds.sel(model=["hebb"]), tmp_path / "none") == []

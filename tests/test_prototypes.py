@@ -140,3 +140,38 @@ def test_bad_model_name_names_field_and_allowed_values():
 def test_config_errors_name_the_field(over, field):
     with pytest.raises(ConfigError, match=field):
         _cfg(**over)
+
+
+def _synthetic_results(seeds=2, n=40):
+    import xarray as xr
+
+    rng = np.random.default_rng(0)
+    labels = np.arange(n) % 10
+    models, betas, epochs = ["hebb", "modern", "daydreaming"], [1.0, 4.0], [0, 5, 50]
+    pred = np.where(rng.random((3, seeds, 2, n)) < 0.8, labels, -1).astype(np.int8)
+    curve = rng.uniform(0, 100, (3, seeds, 3)).astype(np.float32)
+    ds = xr.Dataset({"pred": (("model", "seed", "beta", "test"), pred),
+                     "curve_accuracy": (("model", "seed", "epoch"), curve),
+                     "curve_spurious": (("model", "seed", "epoch"), 100 - curve),
+                     "curve_fixed": (("model", "seed", "epoch"), curve / 100)},
+                    coords={"model": models, "seed": range(seeds), "beta": betas,
+                            "test": range(n), "epoch": epochs})
+    return ds, labels
+
+
+def test_tables_and_markdown_of_the_report():
+    from hopjax import prototype_tables as T
+
+    assert P.tables is T.tables and P.summary_markdown is T.summary_markdown
+    ds, labels = _synthetic_results()
+    tabs = T.tables(ds, labels)
+    assert list(tabs) == ["hebb", "modern β=1", "modern β=4", "daydreaming"]
+    assert all(len(ts) == 2 for ts in tabs.values())
+    text = T.classification_markdown(ds, tabs)
+    assert text.startswith("# MNIST prototype classification\n\n40 test images, 2 seeds")
+    assert text.count("| all | 40 |") == 4 and "## Daydreaming convergence" in text
+    assert T.mean_std([1.0, 3.0]) == "2.0 ± 1.0" and T.mean_std([1, 2], 2) == "1.50 ± 0.50"
+    assert T.settings_text(None) == ""
+    no_dd = T.classification_markdown(ds.sel(model=["hebb"]), T.tables(ds.sel(model=["hebb"]),
+                                                                       labels))
+    assert "Daydreaming" not in no_dd

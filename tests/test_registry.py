@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from hopjax import cli, registry
-from hopjax.config import ConfigError, load_config, validate_config
+from hopjax.config import ConfigError, validate_config
 from hopjax.io import load
 from hopjax.run import run_sweep
 

@@ -5,7 +5,6 @@ single-process run of the same config.
 """
 
 import os
-import pathlib
 import signal
 import socket
 import subprocess
@@ -18,15 +17,22 @@ import yaml
 from hopjax.io import load
 from hopjax.run import shard_chunks
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+from conftest import cli_env, same_numbers as assert_same_numbers
 
-# 2 rules x 2 seeds x 6 loads = 24 points; chunk_size 1 -> 24 chunks
+# 2 seeds x 12 loads = 24 points; chunk_size 1 -> 24 chunks. One rule: each subprocess
+# compiles one point function (a second static block would double the compile time).
 TINY = {
-    "experiment": "retrieval", "name": "tiny", "N": 96, "seeds": 2,
-    "data": {"kind": "uncorrelated", "alpha": [0.05, 0.1, 0.14, 0.2, 0.3, 0.5]},
-    "rule": ["hebb", "pseudo_inverse"], "dynamics": {"mode": "async", "max_sweeps": 50},
+    "experiment": "retrieval", "name": "tiny", "N": 64, "seeds": 2,
+    "data": {"kind": "uncorrelated",
+             "alpha": [0.05, 0.08, 0.1, 0.12, 0.14, 0.17, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5]},
+    "rule": "hebb", "dynamics": {"mode": "async", "max_sweeps": 50},
     "m0": [0.0, 0.3, 0.6, 1.0], "samples": 2, "chunk_size": 1,
 }
+# compiling dominates these tiny sweeps: XLA's backend optimisations off in every process of
+# this file, the reference's included (its bits are compared with theirs)
+ENV = cli_env(XLA_FLAGS=(os.environ.get("XLA_FLAGS", "")
+                         + " --xla_backend_optimization_level=0").strip())
+_REFERENCES = {}
 
 
 def write_config(path, **over):
@@ -35,12 +41,8 @@ def write_config(path, **over):
     return path
 
 
-def env():
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-
-
 def hopjax(*args, **kw):
-    return subprocess.Popen([sys.executable, "-m", "hopjax.cli", *map(str, args)], env=env(),
+    return subprocess.Popen([sys.executable, "-m", "hopjax.cli", *map(str, args)], env=ENV,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 
@@ -50,21 +52,17 @@ def finish(proc, timeout=300):
 
 
 def reference(tmp_path, config):
-    """The single-process result of ``config`` (computed in this process)."""
-    from hopjax.config import load_config
-    from hopjax.run import run
-
-    path, _ = run(load_config(config), tmp_path / "reference", plots=False, progress=False)
-    return load(path)
-
-
-def assert_same_numbers(a, b):
-    assert list(a.data_vars) == list(b.data_vars)
-    for name in a.data_vars:
-        assert a[name].dims == b[name].dims
-        assert a[name].values.tobytes() == b[name].values.tobytes(), name
-    for name in a.coords:
-        assert a[name].values.tolist() == b[name].values.tolist(), name
+    """The single-process result of ``config``, computed once per distinct sweep (chunking
+    and the cluster section change no result) by a plain run in a subprocess."""
+    raw = yaml.safe_load(config.read_text())
+    key = yaml.safe_dump({k: v for k, v in raw.items() if k not in ("chunk_size", "cluster")})
+    if key not in _REFERENCES:
+        out = tmp_path / "reference"
+        code, _, err = finish(hopjax("run", config, "--out", out, "--chunk-size", "24",
+                                     "--no-plots", "--no-progress"))
+        assert code == 0, err
+        _REFERENCES[key] = load(out / "results.nc").load()
+    return _REFERENCES[key]
 
 
 def wait_for_chunks(work, n, proc, timeout=240):
@@ -121,7 +119,8 @@ def test_plain_run_completes_what_shards_left(tmp_path):
 
 def test_second_writer_of_another_config_is_refused(tmp_path):
     """The measured failure: N = 200 running, N = 100 with --overwrite 3 s later."""
-    a = write_config(tmp_path / "a.yaml", N=200)
+    # two static blocks (the pseudo-inverse's compile) keep the first run busy
+    a = write_config(tmp_path / "a.yaml", N=200, rule=["hebb", "pseudo_inverse"])
     b = write_config(tmp_path / "b.yaml", N=100)
     out = tmp_path / "out"
     first = hopjax("run", a, "--out", out, "--no-plots", "--no-progress")

@@ -182,6 +182,50 @@ def test_cli_quickstart_quick_mode_and_list(tmp_path, capsys):
     assert "pseudo_inverse" in capsys.readouterr().out
 
 
+# --- declared observables ------------------------------------------------------------------
+
+def test_declared_observables_give_the_schema_and_the_count():
+    from hopjax.sweep import Dim, Plan
+
+    obs = {"m": ("m0",), "e": ("epoch", "m0"), "s": ()}
+    coords = {"m0": [0.5, 1.0], "epoch": [0, 5, 10]}
+    assert Plan.schema(obs, coords) == {"m": (("m0",), (2,), "float32"),
+                                        "e": (("epoch", "m0"), (3, 2), "float32"),
+                                        "s": ((), (), "float32")}
+    plan = Plan.declare([Dim("seed", np.arange(2))], obs, lambda p, c: {}, bytes_per_point=8,
+                        inner_coords=coords)
+    assert plan.values_per_point == 2 + 6 + 1
+    with pytest.raises(ValueError, match=r"observable 'x': inner dims \['epoch'\]"):
+        Plan.schema({"x": ("epoch",)}, {"m0": [1.0]})
+
+
+def test_an_added_observable_leaves_the_others_bit_identical():
+    # every observable group takes its own key (common.KEY_SLOTS): declaring one more
+    # changes no earlier result
+    import jax
+    import jax.numpy as jnp
+
+    from hopjax.experiments import common
+
+    cfg = _cfg(rule="hebb", seeds=1, dynamics={"mode": "async"})
+    sample = common.make_sampler(cfg.data, cfg.N)
+    extra = common.Observables({"settled": ()}, lambda pr: {"settled": jnp.mean(
+        pr.settle(pr.key("prototypes"), pr.xi[:3]))})
+    p = {"seed": jnp.int32(0), "alpha": jnp.float32(0.2), "alpha_index": jnp.int32(2)}
+
+    def run(groups):
+        observe = common.make_observer(cfg.dynamics, cfg.m0, cfg.samples, "async", groups)
+        key = common.point_key(cfg, p)
+        xi, mask, rf = sample(key, p, {})
+        J, bias = common.couplings(cfg, "hebb", xi, mask, p)
+        return jax.jit(lambda: observe(key, J, xi, mask, rf, None, {}, p, bias=bias))()
+
+    alone, more = run([common.RETRIEVAL]), run([common.RETRIEVAL, extra])
+    assert set(more) == set(alone) | {"settled"}
+    for k in alone:
+        assert np.asarray(alone[k]).tobytes() == np.asarray(more[k]).tobytes(), k
+
+
 # --- Daydreaming through the sweep engine ------------------------------------------------
 
 DD = {"experiment": "daydreaming", "name": "dd", "N": 40, "data": {"alpha": [0.3]},
@@ -238,7 +282,7 @@ def test_mnist_daydreaming_quick_config_runs(tmp_path):
     assert cli.main(["run", str(ROOT / "configs/mnist_fig4.yaml"), "--quick", "--out",
                      str(tmp_path), "--no-progress"]) == 0
     ds = load(tmp_path / "results.nc")
-    for v in ("test_mf", "test_proto", "train_proto"):
+    for v in ("test_mf", "test_proto", "train_proto", "proto_mf"):
         vals = ds[v].values
         assert np.all((vals > -1) & (vals <= 1)) and np.all(np.isfinite(vals))
     # Hebb 1/P reference: the initial couplings are Hebb itself

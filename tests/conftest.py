@@ -1,0 +1,58 @@
+"""Fixtures the test files share: the checkout, the CLI in a subprocess, exact comparison of
+result files."""
+
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def cli_env(**extra) -> dict:
+    """Environment of a ``python -m hopjax.cli`` subprocess: this checkout first on the path."""
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path, **extra}
+
+
+def same_numbers(a, b, *, attrs: bool = False, ignore_attrs=("chunk_size", "devices")):
+    """Two result datasets hold the same variables, dims and coordinates, every value equal
+    bit for bit (``tobytes``, so NaNs and signed zeros count); with ``attrs`` the metadata
+    too, except the attrs that describe the batch layout."""
+    assert list(a.data_vars) == list(b.data_vars)
+    for name in a.variables:
+        x, y = a[name].values, b[name].values
+        assert a[name].dims == b[name].dims, name
+        if x.dtype.kind == "O":  # strings: compare the values, not the object pointers
+            assert x.tolist() == y.tolist(), name
+        else:
+            assert x.dtype == y.dtype and x.tobytes() == y.tobytes(), name
+    if attrs:
+        drop = set(ignore_attrs)
+        assert ({k: v for k, v in a.attrs.items() if k not in drop}
+                == {k: v for k, v in b.attrs.items() if k not in drop})
+
+
+@pytest.fixture(scope="session")
+def root() -> pathlib.Path:
+    """The checkout's root folder."""
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def assert_same_numbers():
+    """`same_numbers`: exact equality of two result datasets."""
+    return same_numbers
+
+
+@pytest.fixture(scope="session")
+def hopjax_cli():
+    """``hopjax_cli(*args, **popen_kw) -> Popen`` of ``python -m hopjax.cli`` on this checkout
+    (text pipes for stdout and stderr)."""
+    def start(*args, env=None, **kw):
+        return subprocess.Popen([sys.executable, "-m", "hopjax.cli", *map(str, args)],
+                                env=env or cli_env(), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, **kw)
+    return start
