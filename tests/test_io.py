@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from conftest import cli_env
 from hopjax.io import Layout, ResultStore, load
 
 TESTS_DIR = pathlib.Path(__file__).resolve().parent
-ROOT = TESTS_DIR.parent
 
 GRID = {
     "seed": np.array([0, 1]),
@@ -260,7 +260,7 @@ def test_sigkill_then_resume(tmp_path):
     ref = load(run_all(tmp_path / "ref.nc", chunk_bounds=bounds))
     path, work = tmp_path / "out.nc", tmp_path / "out.nc.partial"
     script = textwrap.dedent(WRITER).format(tests=str(TESTS_DIR), path=str(path), bounds=bounds)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    env = cli_env()
     proc = subprocess.Popen([sys.executable, "-c", script], env=env, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
@@ -378,7 +378,7 @@ def test_concurrent_writers_of_one_sweep_agree(tmp_path):
     bounds = [(i, i + 1) for i in range(12)]
     ref = load(run_all(tmp_path / "ref.nc", chunk_bounds=bounds))
     path = tmp_path / "out.nc"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    env = cli_env()
     orders = [list(range(12)), list(range(11, -1, -1)), list(range(0, 12, 2)) + list(range(1, 12, 2)),
               list(range(6, 12)) + list(range(6))]
     procs = [subprocess.Popen([sys.executable, "-c", textwrap.dedent(RACER).format(

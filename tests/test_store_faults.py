@@ -12,9 +12,9 @@ import time
 import pytest
 import yaml
 
+from conftest import cli_env, same_numbers as assert_same_numbers
 from hopjax.io import load
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
 TINY = {"experiment": "retrieval", "name": "tiny", "N": 64, "seeds": 2,
         "data": {"alpha": [0.05, 0.1, 0.2, 0.3]}, "rule": ["hebb", "pseudo_inverse"],
         "dynamics": {"max_sweeps": 30}, "m0": [0.5, 1.0], "chunk_size": 1}
@@ -33,14 +33,9 @@ def _cli(*args):
     return main([str(a) for a in args])
 
 
-def assert_same_numbers(a, b):
-    for name in a.data_vars:
-        assert a[name].values.tobytes() == b[name].values.tobytes(), name
-
-
 def test_ctrl_c_prints_one_line_and_resumes_to_the_same_file(tmp_path, config):
     out = tmp_path / "out"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = cli_env()
     proc = subprocess.Popen([sys.executable, "-m", "hopjax.cli", "run", str(config), "--out",
                              str(out), "--no-plots", "--no-progress"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
