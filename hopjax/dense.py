@@ -314,7 +314,7 @@ def relax(key, xi, sigma, *, F: str = "poly", a=3, mode: str = "async", max_swee
 @partial(jax.jit, static_argnames=("F", "a_int", "mode"))
 def _relax_flat(key, xi, s, mask, frozen, max_sweeps, a, *, F, a_int, mode):
     """`relax` on flat (B, N) states; jitted so that eager calls reuse one compilation."""
-    B, N = s.shape
+    N = s.shape[-1]
 
     if mode == "sync":
         def parallel_update(t, s):
@@ -327,7 +327,8 @@ def _relax_flat(key, xi, s, mask, frozen, max_sweeps, a, *, F, a_int, mode):
 
     xiT = xi.T  # (N, P): spin i's column is a contiguous row
 
-    def one_sweep(order, s):
+    def one_sweep(t, s, _):
+        order = sweep_order(key, t, N, mode == "async")
         o = matmul(s, xi.T)  # fresh overlaps each sweep: no drift of float sums across sweeps
 
         def visit(t, carry):
@@ -341,18 +342,9 @@ def _relax_flat(key, xi, s, mask, frozen, max_sweeps, a, *, F, a_int, mode):
             return s.at[:, i].set(new), o
 
         s, _ = lax.fori_loop(0, N, visit, (s, o))
-        return s
+        return s, None
 
-    def body(c):
-        t, s, active, sweeps = c
-        new = one_sweep(sweep_order(key, t, N, mode == "async"), s)
-        flipped = jnp.any(new != s, axis=-1)
-        return t + 1, new, flipped, sweeps + flipped
-
-    init = (0, s, jnp.ones((B,), bool), jnp.zeros((B,), jnp.int32))
-    _, s, active, sweeps = lax.while_loop(
-        lambda c: (c[0] < max_sweeps) & jnp.any(c[2]), body, init)
-    return s, sweeps, jnp.where(active, MAX_SWEEPS, FIXED_POINT).astype(jnp.int32)
+    return dynamics.iterate_sweeps(one_sweep, s, max_sweeps)
 
 
 def sweep(key, xi, sigma, *, F: str = "poly", a=3, mode: str = "async", mask=None,

@@ -53,7 +53,7 @@ from hopjax._linalg import zero_diagonal
 
 __all__ = ["relax", "sweep", "Relaxed", "MODES", "FIXED_POINT", "TWO_CYCLE", "MAX_SWEEPS",
            "STATUS_NAMES", "local_field", "tie_tolerance", "METHODS", "iterate_parallel",
-           "sweep_keys", "sweep_order"]
+           "iterate_sweeps", "sweep_keys", "sweep_order"]
 
 MODES = ("async", "sequential", "sync", "glauber")
 METHODS = ("auto", "event", "blocked", "plain")
@@ -285,6 +285,34 @@ def iterate_parallel(update, s, max_sweeps, *, stochastic=False):
     return s, sweeps, status
 
 
+def iterate_sweeps(sweep, s, max_sweeps, *, carry=None, stochastic=False):
+    """Sweep-by-sweep dynamics driver: ``s, carry = sweep(t, s, carry)`` on (B, N) states for
+    t = 0, 1, ... until no trajectory changed in its last sweep, at most ``max_sweeps`` sweeps
+    (may be traced). ``carry``: any pytree a sweep keeps between sweeps (e.g. local fields).
+    Every trajectory runs while any does: a sweep must leave a stable state unchanged.
+    With ``stochastic`` (T > 0, may be traced) nothing counts as settled and the loop runs to
+    the cap. Returns (s, sweeps, status) as in `relax`: sweeps (B,) int32 that changed the
+    state, status FIXED_POINT or MAX_SWEEPS (B,) int32."""
+    B = s.shape[0]
+    stochastic = jnp.asarray(stochastic, bool)
+
+    def body(c):
+        t, s, carry, active, sweeps = c
+        new, carry = sweep(t, s, carry)
+        changed = jnp.any(new != s, axis=-1)
+        return t + 1, new, carry, changed | stochastic, sweeps + changed
+
+    init = (0, s, carry, jnp.ones((B,), bool), jnp.zeros((B,), jnp.int32))
+    _, s, _, active, sweeps = lax.while_loop(
+        lambda c: (c[0] < max_sweeps) & jnp.any(c[3]), body, init)
+    return s, sweeps, _status(active)
+
+
+def _status(active):
+    """FIXED_POINT, or MAX_SWEEPS where a trajectory was still changing at the cap."""
+    return jnp.where(active, MAX_SWEEPS, FIXED_POINT).astype(jnp.int32)
+
+
 def sweep_keys(key, t, N, random_order=True):
     """Visiting keys (N,) uint32 of sweep ``t`` of `relax(key, ...)`: the sweep visits spins in
     increasing (keys[i], i) order. Random orders use N random 32-bit keys, which give a uniformly
@@ -408,18 +436,13 @@ def _relax_flat(key, J, s, bias, frozen, max_sweeps, T, *, mode, method, block, 
     def jax_relax():
         run = _async_sweep_fn(J, T, frozen, tie_tolerance(J, bias), method, block)
 
-        def body(c):
-            t, s, h, active, sweeps = c
+        def one_sweep(t, s, h):
             keys, u = _sweep_draws(key, t, N, B, random_order, hot)
-            new, h = run(keys, u.astype(J.dtype), s, h)
-            flipped = jnp.any(new != s, axis=-1)
-            return t + 1, new, h, flipped | hot_flag, sweeps + flipped
+            return run(keys, u.astype(J.dtype), s, h)
 
         # fields computed once, then updated on flips only (all methods alike)
-        init = (0, s, _fields(J, s) + bias, jnp.ones((B,), bool), jnp.zeros((B,), jnp.int32))
-        _, s_end, _, active, sweeps = lax.while_loop(
-            lambda c: (c[0] < max_sweeps) & jnp.any(c[3]), body, init)
-        return s_end, sweeps, active
+        return iterate_sweeps(one_sweep, s, max_sweeps, carry=_fields(J, s) + bias,
+                              stochastic=hot_flag)
 
     def native_relax():  # the same sweeps in one call; computes the tie tolerance itself
         # = s J_zero-diagonal + b exactly when the diagonal is zero (as dreaming rules keep it)
@@ -427,13 +450,11 @@ def _relax_flat(key, J, s, bias, frozen, max_sweeps, T, *, mode, method, block, 
         s_end, _, sweeps, active = _native.event_relax(
             J_raw, s, h0, _native.threefry_words(key), frozen, bias, max_sweeps,
             sequential=not random_order)
-        return s_end, sweeps, active
+        return s_end, sweeps, _status(active)
 
     if native:
-        s, sweeps, active = lax.platform_dependent(cpu=native_relax, default=jax_relax)
-    else:
-        s, sweeps, active = jax_relax()
-    return s, sweeps, jnp.where(active, MAX_SWEEPS, FIXED_POINT).astype(jnp.int32)
+        return lax.platform_dependent(cpu=native_relax, default=jax_relax)
+    return jax_relax()
 
 
 def sweep(key, J, sigma, *, mode: str = "async", bias=None, T=None, frozen=None,

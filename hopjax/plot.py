@@ -54,6 +54,7 @@ __all__ = [
     "band",
     "capacity_curves",
     "capacity_scaling",
+    "compare_maps",
     "curve_handle",
     "dense_capacity_curves",
     "describe_spread",
@@ -609,6 +610,8 @@ def _seed_mean_std(da, dim: str = SEED):
 def _alpha_colours(alphas):
     if alphas is None:
         return Normalize(0, 1), [_ALPHA_CMAP(0.0)]
+    if np.asarray(alphas).dtype.kind not in "iuf":  # labels (models, rules): no colour scale
+        return None, [f"C{i % 10}" for i in range(len(alphas))]
     a = np.asarray(alphas, float)
     lo, hi = np.nanmin(a), np.nanmax(a)
     norm = Normalize(lo, hi if hi > lo else lo + 1)
@@ -648,7 +651,7 @@ def retrieval_maps(ds: xr.Dataset, stem, *, var: str = "mf", curve: str = ALPHA)
     nrows, ncols = _grid_shape(dims, m.sizes, len(facets))
     alphas = m[curve].values if has_alpha else None
     norm, colours = _alpha_colours(alphas)
-    use_legend = len(colours) <= _MAX_LEGEND_CURVES
+    use_legend = norm is None or len(colours) <= _MAX_LEGEND_CURVES
 
     x = m[M0].values.astype(float)
     lo, hi = float(np.min(x)), float(np.max(x))
@@ -672,8 +675,8 @@ def retrieval_maps(ds: xr.Dataset, stem, *, var: str = "mf", curve: str = ALPHA)
 
     handles = []
     if has_alpha and use_legend:
-        handles = [curve_handle(f"{_sym(curve)} = {fmt(a)}", marker=None, color=c)
-                   for a, c in zip(alphas, colours)]
+        handles = [curve_handle(fmt(a) if norm is None else f"{_sym(curve)} = {fmt(a)}",
+                                marker=None, color=c) for a, c in zip(alphas, colours)]
     elif has_alpha:
         fig.colorbar(ScalarMappable(norm, _ALPHA_CMAP), ax=used, label=_sym(curve))
     else:
@@ -682,6 +685,31 @@ def retrieval_maps(ds: xr.Dataset, stem, *, var: str = "mf", curve: str = ALPHA)
     if spread_shown:
         handles.append(spread_handle(spread, "band"))
     return finish(fig, stem, handles=handles, title=_figure_title(ds))
+
+
+def compare_maps(results: dict, stem, *, dim: str = "model", epoch: int | None = None,
+                 title: str = "") -> list[Path]:
+    """Retrieval maps of several results on shared panels, one curve per label of
+    ``results`` ({label: dataset with mf_mean, mf_std over m0}; select a static dim such as
+    ``rule`` first). Training results are read at their last recorded epoch (or ``epoch``).
+    Every other dim (α, bias, ...) must have the same coordinates in all of them: one panel
+    per combination (a mismatch raises, naming the dim)."""
+    parts, N = [], set()
+    for label, ds in results.items():
+        d = ds[["mf_mean", "mf_std"]]
+        if "epoch" in d.dims:
+            d = d.isel(epoch=-1) if epoch is None else d.sel(epoch=epoch)
+        parts.append(d.drop_vars([c for c in d.coords if c not in d.dims])
+                     .expand_dims({dim: [label]}))
+        N.add(_config(ds).get("N"))
+    for d in parts[1:]:
+        for name in set(d.dims) - {dim}:
+            if name not in parts[0].dims or not np.array_equal(d[name].values,
+                                                                parts[0][name].values):
+                raise ValueError(f"compare_maps: the results differ in dim {name!r}")
+    both = xr.concat(parts, dim)
+    both.attrs = {"config": {"name": title, "N": N.pop() if len(N) == 1 else None}}
+    return retrieval_maps(both, stem, curve=dim)
 
 
 _CAPACITY_LABELS = {

@@ -46,7 +46,9 @@ def test_drive_is_the_energy_difference(F, a):
         ref = _drive64(xi, s[b], F, a)
         np.testing.assert_allclose(d[b], ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())
     if F != "exp":  # and it is E(σ_i = −1) − E(σ_i = +1) of `energy`
-        E = lambda v: dense.energy(xi, v, F=F, a=a)
+        def E(v):
+            return dense.energy(xi, v, F=F, a=a)
+
         diff = jnp.stack([E(s.at[:, i].set(-1.0)) - E(s.at[:, i].set(1.0)) for i in range(15)], -1)
         np.testing.assert_allclose(d, diff, rtol=1e-6)
 
@@ -176,7 +178,9 @@ def test_traced_power_and_no_recompilation():
     N, P = 16, 9  # the shapes of the spin-by-spin test: its compilation for traced a is reused
     xi = _spins(4, P, N)
     s0 = _spins(5, 4, N)
-    run = lambda a: dense.relax(jax.random.key(6), xi, s0, a=a).sigma
+    def run(a):
+        return dense.relax(jax.random.key(6), xi, s0, a=a).sigma
+
     both = jax.jit(jax.vmap(run))(jnp.array([2.0, 3.0]))
     np.testing.assert_array_equal(both[0], run(2.0))
     n = dense._relax_flat._cache_size()

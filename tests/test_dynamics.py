@@ -196,3 +196,22 @@ def test_float64_path_under_x64():
         out = dynamics.relax(jax.random.key(2), J, s)
         assert out.sigma.dtype == jnp.float64
         assert bool(jnp.all(dynamics.local_field(J, out.sigma) * out.sigma >= -dynamics.tie_tolerance(J)))
+
+
+def test_iterate_sweeps_counts_changing_sweeps_and_reports_the_cap():
+    # sweep t turns spin t up: trajectory b starts with b down spins, so it changes in
+    # sweeps 0..b-1 and is settled after sweep b (a carry, if any, goes along)
+    s = jnp.where(jnp.arange(4)[None, :] < jnp.arange(4)[:, None], -1.0, 1.0)
+
+    def up(t, s, n):
+        return s.at[:, jnp.minimum(t, 3)].set(1.0), None if n is None else n + 1
+
+    end, sweeps, status = dynamics.iterate_sweeps(up, s, 10, carry=jnp.int32(0))
+    np.testing.assert_array_equal(end, jnp.ones((4, 4)))
+    assert sweeps.tolist() == [0, 1, 2, 3] and status.tolist() == [dynamics.FIXED_POINT] * 4
+    _, sweeps, status = dynamics.iterate_sweeps(up, s, 2)
+    assert sweeps.tolist() == [0, 1, 2, 2]
+    assert status.tolist() == [0, 0, dynamics.MAX_SWEEPS, dynamics.MAX_SWEEPS]
+    # stochastic: nothing settles, every trajectory runs to the cap
+    _, sweeps, status = dynamics.iterate_sweeps(up, s, 6, stochastic=True)
+    assert sweeps.tolist() == [0, 1, 2, 3] and status.tolist() == [dynamics.MAX_SWEEPS] * 4

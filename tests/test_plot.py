@@ -417,3 +417,21 @@ def test_prototype_training_curves(tmp_path):
     assert legend_texts(fig) == ["accuracy", "spurious", "error bars: ±1 s.d. over 3 seeds"]
     assert "Daydreaming on the 10 prototypes, $N$ = 400" in plot.figure_texts(fig)
     assert plot.prototype_training_curves(ds.sel(model=["hebb"]), tmp_path / "none") == []
+
+
+def test_compare_maps_draws_one_labelled_curve_per_result(tmp_path):
+    a = make_ds()
+    b = make_ds().assign(mf_mean=lambda d: d.mf_mean * 0.5)
+    b = b.expand_dims(epoch=[0, 10]).transpose("seed", "epoch", ...)  # a training result
+    with plot.recording() as figs:
+        paths = plot.compare_maps({"Daydreaming": b, "pseudo-inverse": a}, tmp_path / "cmp",
+                                  title="comparison")
+    check_files(paths, ["cmp"], tmp_path)
+    (_, fig), = figs
+    texts = plot.figure_texts(fig)
+    assert "Daydreaming" in texts and "pseudo-inverse" in texts
+    assert len(fig.axes) == len(ALPHAS)  # one panel per α, both results on each
+    lines = [ln for ln in fig.axes[0].get_lines() if ln.get_label() != "_nolegend_"]
+    assert len([ln for ln in lines if len(ln.get_xdata()) == len(M0)]) == 2
+    with pytest.raises(ValueError, match="dim 'alpha'"):
+        plot.compare_maps({"a": a, "b": make_ds(alphas=[0.05, 0.1, 0.15, 0.25])}, tmp_path / "x")

@@ -1,9 +1,12 @@
+import functools
+import typing
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hopjax import metrics, patterns, rules
+from hopjax import dynamics, metrics, patterns, rules
 
 
 def test_hebb_symmetric_zero_diagonal_and_scale():
@@ -72,3 +75,92 @@ def test_rules_reject_non_spin_patterns():
         rules.hebb(jnp.full((3, 10), 0.3))
     with pytest.raises(ValueError, match="±1"):
         rules.pseudo_inverse(jnp.zeros((3, 10)))
+
+
+# ---------------------------------------------------------------- the iterative-rule protocol
+
+def _run(rule, xi, steps=6, key=7):
+    """J after ``steps`` updates of an iterative rule (no `train`: the protocol alone)."""
+    state = rule.init(jax.random.key(key), xi)
+    for t in range(steps):
+        state, info = rule.update(jax.random.fold_in(jax.random.key(key + 1), t), state, xi)
+    return state, info
+
+
+def test_iterative_rules_share_one_protocol_and_their_constructor_names():
+    from hopjax.rules.base import IterativeRule, RuleState
+
+    xi = patterns.random(jax.random.key(0), 8, 40)
+    built = {rules.daydreaming(10.0): rules.Daydreaming,
+             rules.centred_daydreaming(10.0, 0.2): rules.Daydreaming,
+             rules.unlearning_rule(0.01): rules.Unlearning}
+    for rule, kind in built.items():
+        assert isinstance(rule, IterativeRule) and isinstance(rule, kind)
+        state = rule.init(jax.random.key(1), xi)
+        assert isinstance(state, RuleState) and state.J.shape == (40, 40)
+    assert rules.daydreaming_rule is rules.daydreaming
+    assert rules.centred_daydreaming_rule is rules.centred_daydreaming
+
+
+@pytest.mark.parametrize("build, relax", [
+    (lambda **kw: rules.daydreaming(10.0, batch=2, **kw), None),
+    (lambda **kw: rules.unlearning_rule(0.05, **kw), None),
+    (lambda **kw: rules.centred_daydreaming(10.0, 0.3, **kw),
+     functools.partial(rules.centred_relax, a=0.3, mode="sync")),
+])
+def test_a_relax_function_gives_the_same_couplings_as_the_dynamics_options(build, relax):
+    xi = patterns.biased(jax.random.key(2), 10, 60, 0.3)
+    relax = relax or functools.partial(dynamics.relax, mode="sync")
+    by_option, info_o = _run(build(mode="sync"), xi)
+    by_function, info_f = _run(build(relax=relax), xi)
+    np.testing.assert_array_equal(by_function.J, by_option.J)
+    jax.tree.map(np.testing.assert_array_equal, info_f, info_o)
+    assert not np.array_equal(by_option.J, _run(build(), xi)[0].J)  # sync ≠ async: a real test
+
+
+def test_a_custom_relax_function_drives_the_dreams():
+    xi = patterns.random(jax.random.key(3), 6, 30)
+    calls = []
+
+    def frozen_dreams(key, J, sigma):  # dreams never move: ΔJ = (ξξᵀ − σ₀σ₀ᵀ)/(τN)
+        calls.append(sigma.shape)
+        return dynamics.relax(key, J, sigma, frozen=True)
+
+    rule = rules.daydreaming(5.0, normalize=None, relax=frozen_dreams)
+    state = rule.init(jax.random.key(4), xi)
+    key = jax.random.key(5)
+    new, info = rule.update(key, state, xi)
+    k_start, _, k_mu = jax.random.split(key, 3)
+    s = jax.random.rademacher(k_start, (1, 30), dtype=jnp.float32)
+    x = xi[jax.random.randint(k_mu, (1,), 0, 6)]
+    np.testing.assert_allclose(new.J - state.J, (x.T @ x - s.T @ s) / (5.0 * 30), atol=1e-7)
+    assert calls == [(1, 30)] and float(info.sweeps) == 0.0 and float(info.converged) == 1.0
+
+
+def test_relax_function_with_dynamics_options_is_a_clear_error():
+    relax = functools.partial(dynamics.relax, mode="sync")
+    for build, field in ((lambda: rules.daydreaming(10.0, relax=relax, max_sweeps=5),
+                          "max_sweeps"),
+                         (lambda: rules.unlearning_rule(0.1, relax=relax, mode="sync"), "mode"),
+                         (lambda: rules.centred_daydreaming(10.0, 0.2, relax=relax,
+                                                            method="plain"), "method"),
+                         (lambda: rules.centred_daydreaming(10.0, 0.2, relax=relax, theta=0.2),
+                          "theta")):
+        with pytest.raises(TypeError, match=field):
+            build()
+    with pytest.raises(TypeError, match="relax must be a function"):
+        rules.daydreaming(10.0, relax="sync")
+
+
+def test_train_needs_the_state_protocol_or_an_explicit_epoch():
+    class State(typing.NamedTuple):
+        J: jax.Array
+
+    hebb_only = rules.IterativeRule(lambda key, xi, mask: State(rules.hebb(xi, mask)),
+                                    lambda key, state, xi, mask: (state, {}))
+    xi = patterns.random(jax.random.key(6), 4, 20)
+    with pytest.raises(TypeError, match="steps_per_epoch"):
+        rules.train(jax.random.key(0), hebb_only, xi, epochs=1)
+    _, rec = rules.train(jax.random.key(0), hebb_only, xi, epochs=2, record=[0, 2],
+                         steps_per_epoch="P")
+    assert rec.steps.tolist() == [0, 8]

@@ -40,18 +40,18 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
 
-from hopjax import _linalg, dynamics
+from hopjax import dynamics
 from hopjax._checks import check_patterns, check_spins, concrete
-from hopjax._precision import einsum, matmul
-from hopjax._reduce import fixed_norm, fixed_sum  # same bits in any batch layout
-from hopjax.rules.classical import float_dtype, zero_diagonal
-from hopjax.rules.daydreaming import (OUTER_MAX_BATCH, Daydreaming, DaydreamingInfo,
-                                      DaydreamingState, _real_patterns, daydreaming)
+from hopjax._precision import einsum
+from hopjax._reduce import fixed_sum  # same bits in any batch layout
+from hopjax.rules.classical import _projector, float_dtype, zero_diagonal
+from hopjax.rules.base import RelaxFn, dream_dynamics
+from hopjax.rules.daydreaming import (Daydreaming, _check_options, initial_state,
+                                      update_function)
 
 __all__ = ["centred_hebb", "centred_pseudo_inverse", "centred_bias", "centred_relax",
-           "centred_daydreaming", "check_bias", "STARTS"]
+           "centred_daydreaming", "centred_daydreaming_rule", "check_bias", "STARTS"]
 
 STARTS = ("biased", "uniform")
 
@@ -122,13 +122,7 @@ def centred_pseudo_inverse(xi, a, mask=None, *, rcond: float = 1e-5):
     `pseudo_inverse`; a = 0 gives `pseudo_inverse` bit for bit. Arguments as `centred_hebb`.
     """
     x, _ = _centred(xi, a, mask)
-    N = x.shape[-1]
-    C = einsum("...pi,...qi->...pq", x, x) / N
-    w, V = _linalg.eigh(C)  # one matrix per LAPACK call: see hopjax._linalg
-    keep = w > rcond * jnp.max(w, axis=-1, keepdims=True)
-    winv = jnp.where(keep, 1.0 / jnp.where(keep, w, 1.0), 0.0)
-    A = einsum("...pk,...k,...qk->...pq", V, winv, V)
-    return zero_diagonal(einsum("...pi,...pq,...qj->...ij", x, A, x) / N)
+    return _projector(x, rcond)
 
 
 def centred_bias(J, a, theta=None):
@@ -165,7 +159,8 @@ def _spins(key, shape, a, dtype):
 def centred_daydreaming(tau, a, *, theta=None, init: str = "hebb", start: str = "biased",
                         steps_per_epoch="P", normalize: str | None = "frobenius",
                         norm_period: int = 1, j_max=None, mode: str = "async", max_sweeps=100,
-                        batch: int = 1, method: str | None = None, block: int = 16) -> Daydreaming:
+                        batch: int = 1, method: str | None = None, block: int = 16,
+                        relax: RelaxFn | None = None) -> Daydreaming:
     """Centred Daydreaming for biased patterns (Doi, Ohzeki, Ricci-Tersenghi 2026, as assumed
     here: see the module docstring) as an ``(init, update)`` pair for `hopjax.rules.train`.
 
@@ -182,8 +177,10 @@ def centred_daydreaming(tau, a, *, theta=None, init: str = "hebb", start: str = 
     Hebb's for ``"zeros"``). ``start``: the dreams' random starts, ``"biased"`` (spins with
     mean a, like the patterns; default) or ``"uniform"`` (mean 0, as in Daydreaming); the
     paper's choice is not known here. ``theta``: the threshold θ of the dreams' centred
-    dynamics (None = 0; retrieve with the same θ, ``centred_bias(J, a, theta)``). Every
-    other option, the state
+    dynamics (None = 0; retrieve with the same θ, ``centred_bias(J, a, theta)``). ``relax``:
+    the dreams' dynamics ``relax(key, J, sigma)``, e.g. ``partial(centred_relax, a=a,
+    mode="sync")``; None: `centred_relax` with ``theta``, ``mode``, ``max_sweeps``,
+    ``method``, ``block`` (which then keep their defaults). Every other option, the state
     (`DaydreamingState`), the info (`DaydreamingInfo`; delta_norm = ‖ΔJ‖_F with the zeroed
     diagonal) and the random numbers (``k_start, k_relax, k_mu = split(key, 3)``) are those
     of `daydreaming`, so a = 0 (θ None) gives its trajectory bit for bit (either ``start``).
@@ -203,83 +200,25 @@ def centred_daydreaming(tau, a, *, theta=None, init: str = "hebb", start: str = 
     check_bias(a)
     if start not in STARTS:
         raise ValueError(f"start must be one of {STARTS}; got {start!r}")
-    # the options shared with Daydreaming are validated exactly as it does
-    daydreaming(tau, init=init, steps_per_epoch=steps_per_epoch, normalize=normalize,
-                norm_period=norm_period, j_max=j_max, mode=mode, max_sweeps=max_sweeps,
-                batch=batch, method=method, block=block)
-    normalize = normalize == "frobenius"
-    K = batch
-    relax_options = dict(block=block) if method is None else dict(method=method, block=block)
+    _check_options(tau, init=init, steps_per_epoch=steps_per_epoch, normalize=normalize,
+                   norm_period=norm_period, j_max=j_max, batch=batch)
+    if relax is not None and theta is not None:
+        raise TypeError("centred_daydreaming: with a relax function, set theta in that "
+                        "function instead (e.g. partial(centred_relax, a=a, theta=theta))")
+    relax = dream_dynamics(relax, mode=mode, max_sweeps=max_sweeps, method=method, block=block,
+                           bias=lambda J: centred_bias(J, a, theta), rule="centred_daydreaming")
+    a_start = a if start == "biased" else 0.0
 
     def init_fn(key, xi, mask=None):
-        check_patterns(xi)
-        dt = float_dtype(xi)
-        xi = jnp.asarray(xi, dt)
-        P_max, N = xi.shape
-        P, _ = _real_patterns(xi, mask)
-        J_hebb = centred_hebb(xi, a, mask)
-        if init == "hebb":
-            J = J_hebb
-        elif init == "hebb_P":
-            J = centred_hebb(xi, a, mask, normalization="P")
-        elif init == "zeros":
-            J = jnp.zeros((N, N), dt)
-        else:
-            A = jax.random.normal(key, (N, N), dt)
-            J = zero_diagonal(A + A.T) * (jnp.sqrt(P.astype(dt) / 2.0) / N)
-        norm = fixed_norm(J_hebb if init == "zeros" else J)
-        spe = {"P": P, "N": N}.get(steps_per_epoch, steps_per_epoch)
-        spe = jnp.maximum(jnp.asarray(spe, jnp.int32), 1)
-        return DaydreamingState(J, norm, jnp.zeros((), jnp.int32), spe)
+        return initial_state(key, xi, mask, init=init, steps_per_epoch=steps_per_epoch,
+                             hebb_fn=lambda xi, mask, n: centred_hebb(xi, a, mask,
+                                                                      normalization=n))
 
-    def update_fn(key, state, xi, mask=None):
-        check_patterns(xi)
-        J = state.J
-        xi = jnp.asarray(xi, J.dtype)
-        N = J.shape[-1]
-        ac = jnp.asarray(a, J.dtype)
-        P, real = _real_patterns(xi, mask)
-        k_start, k_relax, k_mu = jax.random.split(key, 3)
-        s0 = _spins(k_start, (K, N), a if start == "biased" else 0.0, J.dtype)
-        dream = dynamics.relax(k_relax, J, s0, mode=mode, max_sweeps=max_sweeps,
-                               bias=centred_bias(J, a, theta), **relax_options)
-        mu = real[jax.random.randint(k_mu, (K,), 0, jnp.maximum(P, 1))]
-        s = dream.sigma - ac
-        if K <= OUTER_MAX_BATCH:  # rows as an exact one-hot product (see daydreaming)
-            x = matmul(jax.nn.one_hot(mu, xi.shape[0], dtype=J.dtype), xi) - ac
-        else:
-            x = xi[mu] - ac
-        # no real pattern: no step at all
-        scale = jnp.where(P > 0, 1.0 / (jnp.asarray(tau, J.dtype) * (N * K)), 0.0)
-        # ΔJ = (XᵀX − SᵀS)·scale with its diagonal zeroed. Its (i, j) and (j, i) entries may
-        # round differently (a GEMM's blocking; XLA contracts a product and a sum into an FMA
-        # in a vectorised loop but not in its scalar tail), so the updated J is symmetrised
-        # and its diagonal zeroed (J's is zero): exact no-ops when it already is symmetric,
-        # as at a = 0, where J + D·scale then fuses as in `daydreaming` (same bits)
-        if K <= OUTER_MAX_BATCH:  # elementwise: XLA fuses it into one pass over J
-            D = sum(x[k][:, None] * x[k][None, :] - s[k][:, None] * s[k][None, :]
-                    for k in range(K))
-        else:  # one rank-2K product
-            D = matmul(jnp.concatenate([x, s]).T, jnp.concatenate([x, -s]))
-        new = J + D * scale
-        new = zero_diagonal((new + new.T) * 0.5)
-        if j_max is not None:
-            new = jnp.clip(new, -j_max, j_max)
-            delta_norm = fixed_norm(new - J)
-        else:  # ‖XᵀX − SᵀS‖²_F = ‖XXᵀ‖² + ‖SSᵀ‖² − 2‖XSᵀ‖², minus its diagonal's squares
-            sq = [fixed_sum(jnp.square(matmul(u, v.T))) for u, v in ((x, x), (s, s), (x, s))]
-            diag = fixed_sum(jnp.square(x), axis=0) - fixed_sum(jnp.square(s), axis=0)
-            off = sq[0] + sq[1] - 2 * sq[2] - fixed_sum(jnp.square(diag))
-            delta_norm = scale * jnp.sqrt(jnp.maximum(off, 0.0))
-        step = state.step + 1
-        if normalize:
-            due = step % (state.steps_per_epoch * norm_period) == 0
-            new = lax.cond(due, lambda J: J * (state.norm / jnp.maximum(fixed_norm(J), 1e-30)),
-                           lambda J: J, new)
-            if j_max is not None:  # the bound holds after the rescaling too
-                new = lax.cond(due, lambda J: jnp.clip(J, -j_max, j_max), lambda J: J, new)
-        info = DaydreamingInfo(delta_norm, jnp.mean(dream.sweeps.astype(jnp.float32)),
-                               jnp.mean((dream.status == dynamics.FIXED_POINT).astype(jnp.float32)))
-        return state._replace(J=new, step=step), info
-
+    update_fn = update_function(
+        tau, relax=relax, batch=batch, j_max=j_max, normalize=normalize == "frobenius",
+        norm_period=norm_period, a=a,
+        starts=lambda key, shape, dtype: _spins(key, shape, a_start, dtype))
     return Daydreaming(init_fn, update_fn)
+
+
+centred_daydreaming_rule = centred_daydreaming  # the `*_rule` name (hopjax.rules)

@@ -88,10 +88,16 @@ def pseudo_inverse(xi, mask=None, *, rcond: float = 1e-5):
     patterns under x64 — use that for α close to 1. P ≥ 1 required.
     """
     xi, _ = _masked(xi, mask)
-    N = xi.shape[-1]
-    C = einsum("...pi,...qi->...pq", xi, xi) / N
+    return _projector(xi, rcond)
+
+
+def _projector(x, rcond):
+    """(1/N) xᵀ C⁺ x with J_ii = 0, C = x xᵀ / N, for rows x (..., P, N) (masked rows zero);
+    eigenvalues of C below ``rcond`` × the largest are dropped."""
+    N = x.shape[-1]
+    C = einsum("...pi,...qi->...pq", x, x) / N
     w, V = _linalg.eigh(C)  # one matrix per LAPACK call: see hopjax._linalg
     keep = w > rcond * jnp.max(w, axis=-1, keepdims=True)
     winv = jnp.where(keep, 1.0 / jnp.where(keep, w, 1.0), 0.0)
     A = einsum("...pk,...k,...qk->...pq", V, winv, V)
-    return zero_diagonal(einsum("...pi,...pq,...qj->...ij", xi, A, xi) / N)
+    return zero_diagonal(einsum("...pi,...pq,...qj->...ij", x, A, x) / N)

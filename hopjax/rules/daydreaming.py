@@ -4,6 +4,10 @@ Neural Networks 186, 107216 (2025), arXiv:2405.08777) as an optax-style (init, u
 Each step reinforces a random stored pattern and unlearns a zero-temperature dream:
 J ← J + (ξ^μ ξ^μᵀ − σ*σ*ᵀ) / (τN). At stationarity the pattern correlations equal those of
 the fixed points reached from random starts (moment matching sampled at T = 0).
+
+The rule is assembled from pieces that `hopjax.rules.centred.centred_daydreaming` reuses:
+`initial_state`, the step's `dream_delta`, `clip_couplings`, the per-epoch `rescale_epoch`,
+and `update_function`, which chains them around the dreams' ``relax(key, J, sigma)``.
 """
 
 from __future__ import annotations
@@ -18,9 +22,12 @@ from hopjax import dynamics
 from hopjax._checks import check_patterns, concrete
 from hopjax._precision import matmul
 from hopjax._reduce import fixed_norm, fixed_sum  # same bits in any batch layout
+from hopjax.rules.base import IterativeRule, RelaxFn, dream_dynamics
 from hopjax.rules.classical import float_dtype, hebb, zero_diagonal
 
-__all__ = ["daydreaming", "Daydreaming", "DaydreamingState", "DaydreamingInfo", "INITS"]
+__all__ = ["daydreaming", "daydreaming_rule", "Daydreaming", "DaydreamingState", "DaydreamingInfo",
+           "INITS", "initial_state", "dream_delta", "clip_couplings", "rescale_epoch",
+           "update_function"]
 
 INITS = ("hebb", "hebb_P", "zeros", "gaussian")
 
@@ -50,9 +57,10 @@ class DaydreamingInfo(NamedTuple):
     converged: jax.Array
 
 
-class Daydreaming(NamedTuple):
-    init: callable
-    update: callable
+class Daydreaming(IterativeRule):
+    """`IterativeRule` (init, update) of `daydreaming` and `centred_daydreaming`."""
+
+    __slots__ = ()
 
 
 def _real_patterns(xi, mask):
@@ -67,7 +75,8 @@ def _real_patterns(xi, mask):
 
 def daydreaming(tau, *, init: str = "hebb", steps_per_epoch="P", normalize: str | None = "frobenius",
                 norm_period: int = 1, j_max=None, mode: str = "async", max_sweeps=100,
-                batch: int = 1, method: str | None = None, block: int = 16) -> Daydreaming:
+                batch: int = 1, method: str | None = None, block: int = 16,
+                relax: RelaxFn | None = None) -> Daydreaming:
     """Daydreaming learning rule (Serricchio et al. 2025) as a pair ``(init, update)``.
 
     Args:
@@ -86,7 +95,10 @@ def daydreaming(tau, *, init: str = "hebb", steps_per_epoch="P", normalize: str 
         bound always holds (the paper's MNIST setting); None: no clip. Must be > 0 (checked
         when concrete); may be traced.
       mode, max_sweeps, method, block: dynamics of the dreams (`hopjax.dynamics.relax`;
-        method None = relax's default).
+        method None = relax's default), when ``relax`` is None.
+      relax: the dreams' dynamics ``relax(key, J, sigma) -> Relaxed`` (`hopjax.rules.base`),
+        e.g. ``functools.partial(dynamics.relax, mode="sync")``; None: built from the four
+        options above. With it those options keep their defaults (TypeError otherwise).
       batch: K, static. K dreams and K reinforced patterns per update with step 1/(τNK) (an
         extension, not in the paper). K = 1 is the paper's algorithm. The K dreams relax as one
         (K, N) batch sharing each sweep's visiting order: each dream is still an exact
@@ -117,6 +129,26 @@ def daydreaming(tau, *, init: str = "hebb", steps_per_epoch="P", normalize: str 
     >>> int(state.step), bool((state.J == state.J.T).all()), float(abs(state.J.diagonal()).max())
     (1, True, 0.0)
     """
+    _check_options(tau, init=init, steps_per_epoch=steps_per_epoch, normalize=normalize,
+                   norm_period=norm_period, j_max=j_max, batch=batch)
+    relax = dream_dynamics(relax, mode=mode, max_sweeps=max_sweeps, method=method, block=block,
+                           rule="daydreaming")
+
+    def init_fn(key, xi, mask=None):
+        return initial_state(key, xi, mask, init=init, steps_per_epoch=steps_per_epoch)
+
+    update_fn = update_function(
+        tau, relax=relax, batch=batch, j_max=j_max, normalize=normalize == "frobenius",
+        norm_period=norm_period,
+        starts=lambda key, shape, dtype: jax.random.rademacher(key, shape, dtype=dtype))
+    return Daydreaming(init_fn, update_fn)
+
+
+daydreaming_rule = daydreaming  # the `*_rule` name of every iterative rule (hopjax.rules)
+
+
+def _check_options(tau, *, init, steps_per_epoch, normalize, norm_period, j_max, batch):
+    """ValueError naming the first bad option of a Daydreaming rule."""
     if init not in INITS:
         raise ValueError(f"init must be one of {INITS}; got {init!r}")
     if normalize not in ("frobenius", "none", None):
@@ -134,30 +166,94 @@ def daydreaming(tau, *, init: str = "hebb", steps_per_epoch="P", normalize: str 
     v = None if j_max is None else concrete(j_max)
     if v is not None and not (v > 0).all():  # 0 would zero J, < 0 inverts the clip bounds
         raise ValueError(f"j_max must be > 0 or None; got {v}")
-    normalize = normalize == "frobenius"
-    K = batch
-    relax_options = dict(block=block) if method is None else dict(method=method, block=block)
 
-    def init_fn(key, xi, mask=None):
-        check_patterns(xi)
-        dt = float_dtype(xi)
-        xi = jnp.asarray(xi, dt)
-        P_max, N = xi.shape
-        P, _ = _real_patterns(xi, mask)
-        J_hebb = hebb(xi, mask)
-        if init == "hebb":
-            J = J_hebb
-        elif init == "hebb_P":
-            J = hebb(xi, mask, normalization="P")
-        elif init == "zeros":
-            J = jnp.zeros((N, N), dt)
-        else:
-            A = jax.random.normal(key, (N, N), dt)
-            J = zero_diagonal(A + A.T) * (jnp.sqrt(P.astype(dt) / 2.0) / N)
-        norm = fixed_norm(J_hebb if init == "zeros" else J)
-        spe = {"P": P, "N": N}.get(steps_per_epoch, steps_per_epoch)
-        spe = jnp.maximum(jnp.asarray(spe, jnp.int32), 1)
-        return DaydreamingState(J, norm, jnp.zeros((), jnp.int32), spe)
+
+def _hebb(xi, mask, normalization):
+    return hebb(xi, mask, normalization=normalization)
+
+
+def initial_state(key, xi, mask=None, *, init="hebb", steps_per_epoch="P",
+                  hebb_fn=_hebb) -> DaydreamingState:
+    """The initial `DaydreamingState` for the ``init`` and ``steps_per_epoch`` options of
+    `daydreaming` (key: ``"gaussian"`` only). ``hebb_fn(xi, mask, normalization)`` is the Hebb
+    rule of ``"hebb"`` (``"N"``), ``"hebb_P"`` (``"P"``) and of the target norm for
+    ``"zeros"`` (`centred_daydreaming` passes centred Hebb)."""
+    check_patterns(xi)
+    dt = float_dtype(xi)
+    xi = jnp.asarray(xi, dt)
+    N = xi.shape[-1]
+    P, _ = _real_patterns(xi, mask)
+    J_hebb = hebb_fn(xi, mask, "N")
+    if init == "hebb":
+        J = J_hebb
+    elif init == "hebb_P":
+        J = hebb_fn(xi, mask, "P")
+    elif init == "zeros":
+        J = jnp.zeros((N, N), dt)
+    else:  # symmetric, entries N(0, P/N²) off the diagonal: the size of Hebb's
+        A = jax.random.normal(key, (N, N), dt)
+        J = zero_diagonal(A + A.T) * (jnp.sqrt(P.astype(dt) / 2.0) / N)
+    norm = fixed_norm(J_hebb if init == "zeros" else J)
+    spe = {"P": P, "N": N}.get(steps_per_epoch, steps_per_epoch)
+    spe = jnp.maximum(jnp.asarray(spe, jnp.int32), 1)
+    return DaydreamingState(J, norm, jnp.zeros((), jnp.int32), spe)
+
+
+def _rows(xi, mu, dtype):
+    """Rows xi[mu] (K, N); for K <= OUTER_MAX_BATCH as an exact one-hot product: a gather fused
+    into the update of J would redo its index arithmetic for every element of J, a 6x slower
+    update on a CPU."""
+    if mu.shape[0] <= OUTER_MAX_BATCH:
+        return matmul(jax.nn.one_hot(mu, xi.shape[0], dtype=dtype), xi)
+    return xi[mu]
+
+
+def dream_delta(x, s):
+    """XᵀX − SᵀS (N, N) for the reinforced rows x and the dreams s (K, N): the step's ΔJ before
+    its scale 1/(τNK). For ±1 rows its entries are exact integers, so J stays exactly
+    symmetric with a zero diagonal, whichever way it is built."""
+    K = x.shape[0]
+    if K <= OUTER_MAX_BATCH:  # elementwise: XLA fuses it into one pass over J
+        return sum(x[k][:, None] * x[k][None, :] - s[k][:, None] * s[k][None, :]
+                   for k in range(K))
+    return matmul(jnp.concatenate([x, s]).T, jnp.concatenate([x, -s]))  # one rank-2K product
+
+
+def _delta_norm(x, s, scale, *, diagonal_zeroed: bool):
+    """‖ΔJ‖_F = scale ‖XᵀX − SᵀS‖_F (minus its diagonal with ``diagonal_zeroed``) from
+    ‖XᵀX − SᵀS‖²_F = ‖XXᵀ‖² + ‖SSᵀ‖² − 2‖XSᵀ‖², without a pass over N²."""
+    sq = [fixed_sum(jnp.square(matmul(u, v.T))) for u, v in ((x, x), (s, s), (x, s))]
+    off = sq[0] + sq[1] - 2 * sq[2]
+    if diagonal_zeroed:
+        diag = fixed_sum(jnp.square(x), axis=0) - fixed_sum(jnp.square(s), axis=0)
+        off = off - fixed_sum(jnp.square(diag))
+    return scale * jnp.sqrt(jnp.maximum(off, 0.0))
+
+
+def clip_couplings(J, j_max):
+    """|J_ij| ≤ j_max (j_max None: J unchanged)."""
+    return J if j_max is None else jnp.clip(J, -j_max, j_max)
+
+
+def rescale_epoch(J, state, step, *, norm_period: int, j_max=None):
+    """J rescaled to the Frobenius norm ``state.norm`` (then clipped to j_max) when ``step``
+    ends a period of ``norm_period`` epochs of ``state.steps_per_epoch`` steps, else J."""
+    due = step % (state.steps_per_epoch * norm_period) == 0
+    J = lax.cond(due, lambda J: J * (state.norm / jnp.maximum(fixed_norm(J), 1e-30)),
+                 lambda J: J, J)
+    if j_max is not None:  # the bound holds after the rescaling too
+        J = lax.cond(due, lambda J: clip_couplings(J, j_max), lambda J: J, J)
+    return J
+
+
+def update_function(tau, *, relax: RelaxFn, batch: int, j_max, normalize: bool,
+                    norm_period: int, starts, a=None):
+    """``update(key, state, xi, mask=None)`` of a Daydreaming rule (see `daydreaming`).
+
+    ``relax(key, J, sigma)``: the dreams' dynamics; ``starts(key, shape, dtype)``: the dreams'
+    random starts; ``a``: None, or the bias at which patterns and dreams are centred (then
+    ΔJ's diagonal is zeroed and J re-symmetrised: `centred_daydreaming`)."""
+    K = batch
 
     def update_fn(key, state, xi, mask=None):
         check_patterns(xi)
@@ -166,41 +262,31 @@ def daydreaming(tau, *, init: str = "hebb", steps_per_epoch="P", normalize: str 
         N = J.shape[-1]
         P, real = _real_patterns(xi, mask)
         k_start, k_relax, k_mu = jax.random.split(key, 3)
-        start = jax.random.rademacher(k_start, (K, N), dtype=J.dtype)
-        dream = dynamics.relax(k_relax, J, start, mode=mode, max_sweeps=max_sweeps, **relax_options)
+        dream = relax(k_relax, J, starts(k_start, (K, N), J.dtype))
         mu = real[jax.random.randint(k_mu, (K,), 0, jnp.maximum(P, 1))]
-        s = dream.sigma
-        if K <= OUTER_MAX_BATCH:  # rows as a one-hot product (see below)
-            x = matmul(jax.nn.one_hot(mu, xi.shape[0], dtype=J.dtype), xi)
-        else:
-            x = xi[mu]
+        x, s = _rows(xi, mu, J.dtype), dream.sigma
+        if a is not None:
+            ac = jnp.asarray(a, J.dtype)
+            x, s = x - ac, s - ac
         # no real pattern: no step at all (the dream term alone would break the zero diagonal)
         scale = jnp.where(P > 0, 1.0 / (jnp.asarray(tau, J.dtype) * (N * K)), 0.0)
-        # ΔJ = (XᵀX − SᵀS)·scale: its entries are exact integers times scale, so J stays
-        # exactly symmetric with a zero diagonal, whichever way it is built
-        if K <= OUTER_MAX_BATCH:  # elementwise: XLA fuses it into one pass over J
-            # (x came from a one-hot product, exact: a gather fused into that pass would redo
-            # its index arithmetic for every element of J, a 6x slower update on a CPU)
-            D = sum(x[k][:, None] * x[k][None, :] - s[k][:, None] * s[k][None, :]
-                    for k in range(K))
-        else:  # one rank-2K product of ±1 matrices
-            D = matmul(jnp.concatenate([x, s]).T, jnp.concatenate([x, -s]))
-        new = J + D * scale
+        new = J + dream_delta(x, s) * scale
+        if a is not None:
+            # centred: the (i, j) and (j, i) entries of ΔJ may round differently (a GEMM's
+            # blocking; XLA contracts a product and a sum into an FMA in a vectorised loop but
+            # not in its scalar tail) and its diagonal is ∓4a where ξ_i ≠ σ_i, so J is
+            # symmetrised and its diagonal zeroed: exact no-ops when it already is, as at a = 0
+            new = zero_diagonal((new + new.T) * 0.5)
         if j_max is not None:
-            new = jnp.clip(new, -j_max, j_max)
+            new = clip_couplings(new, j_max)
             delta_norm = fixed_norm(new - J)
-        else:  # ‖XᵀX − SᵀS‖²_F = ‖XXᵀ‖² + ‖SSᵀ‖² − 2‖XSᵀ‖², without a pass over N²
-            sq = [fixed_sum(jnp.square(matmul(a, b.T))) for a, b in ((x, x), (s, s), (x, s))]
-            delta_norm = scale * jnp.sqrt(jnp.maximum(sq[0] + sq[1] - 2 * sq[2], 0.0))
+        else:
+            delta_norm = _delta_norm(x, s, scale, diagonal_zeroed=a is not None)
         step = state.step + 1
         if normalize:
-            due = step % (state.steps_per_epoch * norm_period) == 0
-            new = lax.cond(due, lambda J: J * (state.norm / jnp.maximum(fixed_norm(J), 1e-30)),
-                           lambda J: J, new)
-            if j_max is not None:  # the bound holds after the rescaling too
-                new = lax.cond(due, lambda J: jnp.clip(J, -j_max, j_max), lambda J: J, new)
+            new = rescale_epoch(new, state, step, norm_period=norm_period, j_max=j_max)
         info = DaydreamingInfo(delta_norm, jnp.mean(dream.sweeps.astype(jnp.float32)),
                                jnp.mean((dream.status == dynamics.FIXED_POINT).astype(jnp.float32)))
         return state._replace(J=new, step=step), info
 
-    return Daydreaming(init_fn, update_fn)
+    return update_fn

@@ -17,6 +17,7 @@ from jax import lax
 from hopjax import _linalg, dynamics
 from hopjax._checks import check_nonneg
 from hopjax._precision import einsum
+from hopjax.rules.base import IterativeRule, RelaxFn, dream_dynamics
 from hopjax.rules.classical import _masked, hebb, zero_diagonal
 from hopjax.rules.training import step_keys
 
@@ -83,27 +84,31 @@ class UnlearningInfo(NamedTuple):
     converged: jax.Array
 
 
-class Unlearning(NamedTuple):
-    init: callable
-    update: callable
+class Unlearning(IterativeRule):
+    """`IterativeRule` (init, update) of `unlearning_rule`."""
+
+    __slots__ = ()
 
 
 def unlearning_rule(epsilon, *, steps_per_epoch: int = 1, normalization: str = "N",
                     mode: str = "async", max_sweeps=100, method: str | None = None,
-                    block: int = 16) -> Unlearning:
+                    block: int = 16, relax: RelaxFn | None = None) -> Unlearning:
     """Hopfield–Feinstein–Palmer unlearning (Nature 304, 158 (1983)) as an (init, update) pair.
 
     ``init(key, xi, mask=None)`` gives Hebb couplings (``normalization`` as in `hebb`).
     ``update(key, state, xi, mask=None)`` dreams once: a uniformly random σ (N,) relaxes at
-    zero temperature (`hopjax.dynamics.relax` with ``mode``, ``max_sweeps``, ``method``
-    (None = relax's default), ``block``) to σ*, then
-    J ← J − (ε/N) σ*σ*ᵀ with the diagonal kept 0. ε (``epsilon``) may be traced.
+    zero temperature to σ*, then J ← J − (ε/N) σ*σ*ᵀ with the diagonal kept 0. ε
+    (``epsilon``) may be traced. The dream's dynamics is ``relax(key, J, sigma)`` (e.g.
+    ``functools.partial(dynamics.relax, mode="sync")``; `hopjax.rules.base`), or, with relax
+    None, `hopjax.dynamics.relax` with ``mode``, ``max_sweeps``, ``method`` (None = relax's
+    default) and ``block``, which keep their defaults when ``relax`` is given.
     ``steps_per_epoch`` (static int, default 1) sets what `train` calls an epoch, so that by
     default its epochs count dreams.
     """
     if not isinstance(steps_per_epoch, int) or steps_per_epoch < 1:
         raise ValueError(f"steps_per_epoch must be a positive int; got {steps_per_epoch!r}")
-    relax_options = dict(block=block) if method is None else dict(method=method, block=block)
+    relax = dream_dynamics(relax, mode=mode, max_sweeps=max_sweeps, method=method, block=block,
+                           rule="unlearning_rule")
 
     def init(key, xi, mask=None):
         del key
@@ -117,7 +122,7 @@ def unlearning_rule(epsilon, *, steps_per_epoch: int = 1, normalization: str = "
         eps = jnp.asarray(epsilon, J.dtype)
         k_start, k_relax = jax.random.split(key)
         start = jax.random.rademacher(k_start, (N,), dtype=J.dtype)
-        out = dynamics.relax(k_relax, J, start, mode=mode, max_sweeps=max_sweeps, **relax_options)
+        out = relax(k_relax, J, start)
         J = J - (eps / N) * zero_diagonal(jnp.outer(out.sigma, out.sigma))
         # every off-diagonal entry of σσᵀ is ±1: ‖ΔJ‖_F = |ε| √(N(N−1)) / N
         info = UnlearningInfo(jnp.abs(eps) * jnp.sqrt(N * (N - 1.0)) / N, out.sweeps,
@@ -129,7 +134,7 @@ def unlearning_rule(epsilon, *, steps_per_epoch: int = 1, normalization: str = "
 
 def unlearning(key, xi, mask=None, *, epsilon, n_dreams, normalization: str = "N",
                mode: str = "async", max_sweeps=100, method: str | None = None,
-               block: int = 16):
+               block: int = 16, relax: RelaxFn | None = None):
     """Hebb couplings after ``n_dreams`` unlearning dreams (Hopfield, Feinstein, Palmer 1983).
 
     Repeats n_dreams times: random σ → zero-temperature fixed point σ* (asynchronous `relax`) →
@@ -144,6 +149,7 @@ def unlearning(key, xi, mask=None, *, epsilon, n_dreams, normalization: str = "N
       epsilon: dream strength ε (may be traced).
       n_dreams: number of dreams, int or traced int32 (a `fori_loop` with a traced count: no
         static maximum is needed; under vmap every lane runs to the largest count and stops).
+      normalization, mode, max_sweeps, method, block, relax: as in `unlearning_rule`.
 
     Returns:
       J (N, N), symmetric, zero diagonal, in `float_dtype` (xi) (float32; float64 under x64).
@@ -157,7 +163,7 @@ def unlearning(key, xi, mask=None, *, epsilon, n_dreams, normalization: str = "N
     """
     check_nonneg(n_dreams, "n_dreams")
     rule = unlearning_rule(epsilon, normalization=normalization, mode=mode,
-                           max_sweeps=max_sweeps, method=method, block=block)
+                           max_sweeps=max_sweeps, method=method, block=block, relax=relax)
     k_init, k_steps = step_keys(key)
     state = rule.init(k_init, xi, mask)
 

@@ -20,6 +20,7 @@ from jax import lax
 
 from hopjax._checks import check_patterns
 from hopjax._reduce import fixed_div, fixed_norm  # same bits in any batch layout
+from hopjax.rules.base import RuleState
 from hopjax.rules.classical import float_dtype, hebb
 
 __all__ = ["train", "TrainRecord", "log_epochs", "step_keys"]
@@ -66,11 +67,12 @@ def log_epochs(epochs: int, n: int = 20) -> np.ndarray:
 
 
 def _steps_per_epoch(steps_per_epoch, state, xi, mask):
-    if steps_per_epoch is None:
-        spe = getattr(state, "steps_per_epoch", None)
-        if spe is not None:
-            return jnp.asarray(spe, jnp.int32)
-        steps_per_epoch = "P"
+    if steps_per_epoch is None:  # the rule's own epoch (`hopjax.rules.base.RuleState`)
+        if not isinstance(state, RuleState):
+            raise TypeError(f"train: the rule's state ({type(state).__name__}) has no field "
+                            "steps_per_epoch (hopjax.rules.base.RuleState); add it, or pass "
+                            "steps_per_epoch='P', 'N' or an int to train")
+        return jnp.asarray(state.steps_per_epoch, jnp.int32)
     if steps_per_epoch == "P":
         return jnp.asarray(xi.shape[-2] if mask is None else jnp.sum(jnp.asarray(mask), dtype=jnp.int32),
                            jnp.int32)
@@ -87,16 +89,17 @@ def train(key, rule, xi, mask=None, *, epochs: int, record=None, steps_per_epoch
       key: PRNG key; ``k_init, k_steps = split(key)``, step t (counted from 0 over the whole
         run) uses ``fold_in(k_steps, t)``, so a padded run equals an unpadded one and a
         shorter run is a prefix of a longer one.
-      rule: ``(init, update)`` with ``init(key, xi, mask) -> state`` (state has a field ``J``)
-        and ``update(key, state, xi, mask) -> (state, info)``; e.g. `daydreaming(tau)` or
+      rule: an `hopjax.rules.base.IterativeRule` ``(init, update)``: ``init(key, xi, mask)
+        -> state`` (a `RuleState`: fields ``J`` and ``steps_per_epoch``) and
+        ``update(key, state, xi, mask) -> (state, info)``; e.g. `daydreaming(tau)` or
         `unlearning_rule(epsilon)`. Build it inside the function you jit / vmap when its
         hyperparameters (τ, ε) are traced.
       xi: patterns (P_max, N) ±1; mask: (P_max,) bool or None (may be traced).
       epochs: static number of epochs.
       record: static increasing epochs in [0, epochs] to record (default `log_epochs(epochs)`).
         Epochs after the last record still run (the final state is returned).
-      steps_per_epoch: None (the state's ``steps_per_epoch`` field, else P), ``"P"`` (real
-        patterns; may be traced), ``"N"`` or an int.
+      steps_per_epoch: None (the state's ``steps_per_epoch`` field; a TypeError if it has
+        none), ``"P"`` (real patterns; may be traced), ``"N"`` or an int.
       snapshots: keep J at every record (R·N² floats per run).
       hebb_normalization: the Hebb reference of ``dist_hebb`` ("N" or "P").
 

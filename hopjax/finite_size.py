@@ -1,0 +1,87 @@
+"""Finite-size scaling: one config run at several N, a threshold load read off each, and its
+N → ∞ limit.
+
+A sweep's shapes depend on N, so N is not a grid dim: `run_sizes` runs the same config at
+each N (its own store per N, so every size resumes on its own). `threshold_load` reads where
+a curve against α crosses a level (e.g. the load where half the patterns are fixed points),
+per seed, and `extrapolate` fits α(N) = α_∞ + b/N through the sizes, weighted by the seeds'
+spread, the standard leading finite-size correction of a mean-field threshold.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+import numpy as np
+import xarray as xr
+
+__all__ = ["run_sizes", "crossing_load", "threshold_load", "extrapolate"]
+
+
+def run_sizes(cfg, sizes, out, **run_kw) -> dict[int, pathlib.Path]:
+    """Run ``cfg`` at each N of ``sizes`` into ``<out>/N<n>/results.nc`` (named
+    ``<name>_N<n>``); returns {N: results path}. Each size is validated before any is
+    computed (a bad N names itself first), and each resumes on its own (`hopjax.run.run`)."""
+    from hopjax.run import run
+
+    raw = cfg.model_dump(mode="json")
+    cfgs = {int(n): type(cfg).model_validate({**raw, "N": int(n), "name": f"{cfg.name}_N{int(n)}"})
+            for n in sizes}
+    return {n: run(c, pathlib.Path(out) / f"N{n}", **run_kw)[0] for n, c in cfgs.items()}
+
+
+def crossing_load(alpha, y, level: float) -> float:
+    """The load where y(α) first falls below ``level``, interpolated linearly between the two
+    loads around it (α taken increasing). NaN when y starts below the level, never falls
+    below it, or holds a NaN."""
+    alpha, y = np.asarray(alpha, float), np.asarray(y, float)
+    order = np.argsort(alpha)
+    alpha, y = alpha[order], y[order]
+    if not np.all(np.isfinite(y)):
+        return np.nan
+    below = np.flatnonzero(y < level)
+    if below.size == 0 or below[0] == 0:
+        return np.nan
+    k = below[0]
+    t = (y[k - 1] - level) / (y[k - 1] - y[k])
+    return float(alpha[k - 1] + t * (alpha[k] - alpha[k - 1]))
+
+
+def threshold_load(ds: xr.Dataset, var: str = "stable_fraction", level: float = 0.5, *,
+                   epoch: int | None = None, m0: float | None = None) -> xr.DataArray:
+    """Per seed, the load α where ``var`` falls below ``level`` (`crossing_load`), at the
+    last recorded epoch (or ``epoch``) and, for variables over m0, at ``m0`` (nearest).
+    Other dims than seed and alpha must have length one."""
+    da = ds[var]
+    if "epoch" in da.dims:
+        da = da.sel(epoch=epoch) if epoch is not None else da.isel(epoch=-1)
+    if "m0" in da.dims:
+        da = da.sel(m0=1.0 if m0 is None else m0, method="nearest")
+    extra = [d for d in da.dims if d not in ("seed", "alpha")]
+    if any(da.sizes[d] != 1 for d in extra):
+        raise ValueError(f"threshold_load: dims {extra} must have length 1 (select first)")
+    da = da.squeeze(extra, drop=True).transpose("seed", "alpha")
+    a = da["alpha"].values
+    return xr.DataArray([crossing_load(a, row, level) for row in da.values], dims=("seed",),
+                        coords={"seed": da["seed"].values}, name=f"alpha_{var}_{level:g}")
+
+
+def extrapolate(N, alpha, err=None) -> dict:
+    """Least-squares fit α(N) = α_∞ + b/N (weights 1/err² when given): {"alpha_inf",
+    "alpha_inf_err", "slope", "slope_err"}, standard errors from the fit's covariance
+    (scaled by the residuals when ``err`` is None). Needs three sizes or more for an error
+    bar (two give the line through them and NaN errors)."""
+    N, alpha = np.asarray(N, float), np.asarray(alpha, float)
+    X = np.stack([np.ones_like(N), 1.0 / N], axis=1)
+    w = np.ones_like(N) if err is None else 1.0 / np.maximum(np.asarray(err, float), 1e-12) ** 2
+    A = X.T @ (w[:, None] * X)
+    coef = np.linalg.solve(A, X.T @ (w * alpha))
+    dof = len(N) - 2
+    if dof <= 0:
+        cov = np.full((2, 2), np.nan)
+    else:
+        cov = np.linalg.inv(A)
+        if err is None:  # unknown errors: scale by the residual variance
+            cov = cov * float(np.sum(w * (alpha - X @ coef) ** 2) / dof)
+    return {"alpha_inf": float(coef[0]), "alpha_inf_err": float(np.sqrt(cov[0, 0])),
+            "slope": float(coef[1]), "slope_err": float(np.sqrt(cov[1, 1]))}
