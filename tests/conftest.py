@@ -1,6 +1,7 @@
 """Fixtures the test files share: the checkout, the CLI in a subprocess, exact comparison of
 result files."""
 
+import math
 import os
 import pathlib
 import subprocess
@@ -33,6 +34,19 @@ def same_numbers(a, b, *, attrs: bool = False, ignore_attrs=("chunk_size", "devi
         drop = set(ignore_attrs)
         assert ({k: v for k, v in a.attrs.items() if k not in drop}
                 == {k: v for k, v in b.attrs.items() if k not in drop})
+
+
+def golden_max(f, a: float, b: float, iterations: int = 100) -> float:
+    """The argmax of a unimodal f on [a, b] by golden-section search (reference values of the
+    theory tests, computed without the code under test)."""
+    g = (math.sqrt(5) - 1) / 2
+    for _ in range(iterations):
+        c, d = b - g * (b - a), a + g * (b - a)
+        if f(c) > f(d):
+            b = d
+        else:
+            a = c
+    return 0.5 * (a + b)
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ raises `ConfigError` naming a field, quickly, and nothing is written."""
 
 import copy
 import pathlib
-import time
 
 import pytest
 import yaml
@@ -90,14 +89,12 @@ def mutants(draw):
 
 
 def _check(path, quick):
-    t0 = time.perf_counter()
     try:
         load_config(path, quick=quick)
     except ConfigError as err:
         msg = str(err)
         assert "field '" in msg, msg
         assert len(msg) < 5000, msg[:300]
-    assert time.perf_counter() - t0 < 5.0
 
 
 @settings(max_examples=400, deadline=5000, derandomize=True, database=None,

@@ -31,6 +31,7 @@ import math
 import numpy as np
 import pytest
 
+from conftest import golden_max
 from hopjax import theory, theory_rf
 
 
@@ -285,15 +286,7 @@ def test_paper_storage_line_matches_closed_form():
                 hi = mid
         return 0.5 * (lo + hi)
 
-    a, b = 1.2, 2.2
-    g = (math.sqrt(5) - 1) / 2
-    for _ in range(30):
-        c, d = b - g * (b - a), a + g * (b - a)
-        if alpha_of_y(c) > alpha_of_y(d):
-            b = d
-        else:
-            a = c
-    exact = alpha_of_y(0.5 * (a + b))
+    exact = alpha_of_y(golden_max(alpha_of_y, 1.2, 2.2, iterations=30))
     assert abs(float(theory_rf.rf_storage_threshold(aD, equations="paper")) - exact) < 1e-6
 
 
