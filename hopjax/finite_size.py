@@ -15,18 +15,32 @@ import pathlib
 import numpy as np
 import xarray as xr
 
-__all__ = ["run_sizes", "crossing_load", "threshold_load", "extrapolate"]
+__all__ = ["size_configs", "run_sizes", "crossing_load", "threshold_load", "extrapolate"]
+
+
+def size_configs(cfg, sizes) -> dict:
+    """{N: config} of ``cfg`` at each size, each validated (a bad one names its field before
+    anything runs) and named ``<name>_N<n>``. ``sizes``: N values, or {N: overrides}, the
+    overrides merged into the config like its ``quick:`` section (e.g. fewer seeds or loads
+    at the largest N, where a run costs most)."""
+    from hopjax.config import validate_config
+
+    raw = cfg.model_dump(mode="json")
+    items = sizes.items() if isinstance(sizes, dict) else ((n, {}) for n in sizes)
+    out = {}
+    for n, over in items:
+        over = {**(over or {}), "N": int(n), "name": f"{cfg.name}_N{int(n)}", "quick": None}
+        out[int(n)] = validate_config({**raw, "quick": over}, quick=True,
+                                      source=f"{cfg.name} at N = {int(n)}")
+    return out
 
 
 def run_sizes(cfg, sizes, out, **run_kw) -> dict[int, pathlib.Path]:
-    """Run ``cfg`` at each N of ``sizes`` into ``<out>/N<n>/results.nc`` (named
-    ``<name>_N<n>``); returns {N: results path}. Each size is validated before any is
-    computed (a bad N names itself first), and each resumes on its own (`hopjax.run.run`)."""
+    """Run ``cfg`` at each size of ``sizes`` (`size_configs`) into ``<out>/N<n>/results.nc``;
+    returns {N: results path}. Each size resumes on its own (`hopjax.run.run`)."""
     from hopjax.run import run
 
-    raw = cfg.model_dump(mode="json")
-    cfgs = {int(n): type(cfg).model_validate({**raw, "N": int(n), "name": f"{cfg.name}_N{int(n)}"})
-            for n in sizes}
+    cfgs = size_configs(cfg, sizes)
     return {n: run(c, pathlib.Path(out) / f"N{n}", **run_kw)[0] for n, c in cfgs.items()}
 
 

@@ -82,3 +82,15 @@ def test_a_config_run_at_two_sizes_gives_the_hebb_threshold_load(tmp_path):
         ratio = half[N] / _independent_bits_half_load(N)
         assert 0.97 < ratio < 1.3, (N, half[N], ratio)
     assert half[120] < half[60]
+
+
+def test_size_configs_merge_overrides_and_name_a_bad_size_first():
+    from hopjax.config import ConfigError
+
+    cfg = validate_config({"experiment": "retrieval", "name": "fss", "N": 60, "seeds": 6,
+                           "data": {"alpha": [0.1, 0.2]}, "m0": [1.0]})
+    cfgs = finite_size.size_configs(cfg, {60: {}, 240: {"seeds": 2, "data": {"alpha": [0.1]}}})
+    assert [(c.N, c.name, c.seeds, c.data.alpha) for c in cfgs.values()] == [
+        (60, "fss_N60", 6, [0.1, 0.2]), (240, "fss_N240", 2, [0.1])]
+    with pytest.raises(ConfigError, match="field 'N'"):
+        finite_size.size_configs(cfg, [60, 4])
