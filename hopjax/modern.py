@@ -105,11 +105,13 @@ def energy(X, xi, beta, mask=None):
     return _energy(X, xi, beta, mask)
 
 
+def _float32(*arrays):
+    return tuple(jnp.asarray(a, jnp.float32) for a in arrays)
+
+
 @jax.jit
 def _energy(X, xi, beta, mask=None):
-    X = jnp.asarray(X, jnp.float32)
-    xi = jnp.asarray(xi, jnp.float32)
-    beta = jnp.asarray(beta, jnp.float32)
+    X, xi, beta = _float32(X, xi, beta)
     mk = jnp.ones(X.shape[:1], bool) if mask is None else jnp.asarray(mask, bool)
     d, zmax = _shifted(matmul(xi, X.T), mk)
     P = jnp.sum(mk).astype(jnp.float32)
@@ -146,9 +148,8 @@ def update(X, xi, beta, mask=None):
 
 @jax.jit
 def _update(X, xi, beta, mask=None):
-    X = jnp.asarray(X, jnp.float32)
-    xi = jnp.asarray(xi, jnp.float32)
-    return _attend(xi, X, X, jnp.asarray(beta, jnp.float32), mask)
+    X, xi, beta = _float32(X, xi, beta)
+    return _attend(xi, X, X, beta, mask)
 
 
 class Retrieved(NamedTuple):
