@@ -32,7 +32,7 @@ from hopjax.sweep import Dim
 
 # name -> J(xi (P_max, N), mask (P_max,)); closed-form rules take the padded mask. Sorted by
 # name. The CENTRED rules also take the patterns' bias a (data.bias) and retrieve with the
-# centred dynamics (`couplings`, docs/science.md §2)
+# centred dynamics (`couplings`, docs/conventions.md §2)
 RULES = {
     "centred_hebb": lambda xi, mask, a=0.0: rules.centred_hebb(xi, a, mask),
     "centred_pseudo_inverse": lambda xi, mask, a=0.0: rules.centred_pseudo_inverse(xi, a, mask),
@@ -85,7 +85,7 @@ class Dynamics(Strict):
     T: Real | list[Real] | None = None
     max_sweeps: int = Field(default=100, ge=1, le=100_000)
     # uniform threshold θ added to every local field (centred rules: to the centred field,
-    # Σ_j J_ij (σ_j − a) + θ); "a": θ = the pattern bias a (docs/science.md §2)
+    # Σ_j J_ij (σ_j − a) + θ); "a": θ = the pattern bias a (docs/conventions.md §2)
     theta: Real | Literal["a"] = 0.0
 
     @model_validator(mode="after")

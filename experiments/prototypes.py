@@ -1,5 +1,5 @@
 """MNIST classification with the ten class prototypes as the only stored memories
-(Serricchio et al., Neural Networks 186, 107216 (2025), "prototype classification"; docs/science.md
+(Serricchio et al., Neural Networks 186, 107216 (2025), "prototype classification"; docs/conventions.md
 §4–5).
 
 Every model stores the 10 prototypes ξ^d (sign of the sum of all binarised training images of

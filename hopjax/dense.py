@@ -9,7 +9,7 @@ Energy E(σ) = −Σ_μ F(ξ^μ·σ) over stored patterns ξ (P, N) (rows, as ev
   associative memory with huge storage capacity", J. Stat. Phys. 2017); capacity exponential
   in N.
 
-Asynchronous update by energy difference (docs/science.md §6):
+Asynchronous update by energy difference (docs/conventions.md §6):
 σ_i ← sign(D_i), D_i = Σ_μ [F(ξ^μ_i + r^μ_i) − F(−ξ^μ_i + r^μ_i)], r^μ_i = Σ_{j≠i} ξ^μ_j σ_j,
 and D_i = 0 keeps the spin. D_i = E(σ_i = −1) − E(σ_i = +1), so every flip strictly lowers E.
 Since r^μ_i does not depend on σ_i, the new value of σ_i is a function of the other spins only.

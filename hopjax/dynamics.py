@@ -1,6 +1,6 @@
 """Spin dynamics: asynchronous (random or sequential order), synchronous, Glauber (heat bath).
 
-Conventions (docs/science.md §1):
+Conventions (docs/conventions.md §1):
 
 * local field h_i = Σ_{j≠i} J_ij σ_j + b_i (the diagonal of J is ignored);
 * zero temperature: σ_i ← sign(h_i), and a spin with h_i = 0 keeps its value, so a flip

@@ -72,7 +72,7 @@ def retrieval_map(key, J, xi, m0s, *, mask=None, n_samples: int = 1, exact: bool
                   mode: str = "async", max_sweeps=100, bias=None, T=None,
                   method: str = "auto", block: int = 16) -> RetrievalMap:
     """Retrieval map m_f(m0): start at overlap m0 with each pattern, relax, measure the final
-    overlap with the same pattern (docs/science.md §4; Serricchio et al. 2025, Fig. 2).
+    overlap with the same pattern (docs/conventions.md §4; Serricchio et al. 2025, Fig. 2).
 
     J: (N, N) couplings, relaxed by `hopjax.dynamics.relax` with the dynamics options given
     here; or a relax function ``relax_fn(key, sigma) -> Relaxed`` (any dynamics: a dense or

@@ -3,7 +3,7 @@
 Amit, Gutfreund and Sompolinsky (AGS), "Storing infinite numbers of patterns in a spin-glass
 model of neural networks", Phys. Rev. Lett. 55, 1530 (1985), and "Statistical mechanics of
 neural networks near saturation", Ann. Phys. 173, 30 (1987). Couplings J = (1/N) Ξᵀ Ξ (zero
-diagonal), load α = P/N, temperature T = 1/β (Glauber dynamics, ``docs/science.md`` §1).
+diagonal), load α = P/N, temperature T = 1/β (Glauber dynamics, ``docs/conventions.md`` §1).
 
 Replica-symmetric (RS) saddle point with one condensed pattern (overlap m), spin-glass order
 parameter q and the noise r produced by the P − 1 uncondensed patterns (z ~ N(0, 1)):

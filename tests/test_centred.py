@@ -1,4 +1,4 @@
-"""Biased patterns and the centred rules (hopjax.rules.centred; docs/science.md §2–3).
+"""Biased patterns and the centred rules (hopjax.rules.centred; docs/conventions.md §2–3).
 
 Physics asserted: a = 0 is exactly the uncentred model (bit for bit); biased patterns have
 mean a; centred Hebb stores biased patterns at a small load where plain Hebb fails; the

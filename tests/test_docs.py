@@ -85,7 +85,7 @@ def _text(fragment: str) -> str:
 def test_site_builds_in_strict_mode(build):
     assert build.rc == 0, (f"mkdocs build --strict failed (exit {build.rc}); "
                            f"first error:\n{build.error_excerpt()}")
-    for url in ("", "science", "results", "cli", "guide/sweeps", "guide/library",
+    for url in ("", "conventions", "results", "cli", "guide/sweeps", "guide/library",
                 "guide/experiments", "guide/cluster", "guide/gpu", "api/rules", "api/dynamics",
                 "api/patterns", "api/metrics", "api/io", "api/run", "api/config", "api/cli"):
         build.page(url)

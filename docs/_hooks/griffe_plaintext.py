@@ -5,8 +5,8 @@ few literal blocks follow an RST ``::``, and a few names carry Sphinx roles
 (``:class:`ResultStore```). In Markdown a ``>>>`` line is a nested block quote, so each run of
 ``>>>`` / ``...`` lines and the expected output after them becomes a fenced ``pycon`` block; a
 trailing ``::`` becomes ``:`` (the indented block after it is already a Markdown code block);
-a role is dropped, leaving the name as code; a citation ``docs/science.md §N`` becomes a
-link to that section of the Science conventions page (an autorefs link: strict mode fails if
+a role is dropped, leaving the name as code; a citation ``docs/conventions.md §N`` becomes a
+link to that section of the Conventions page (an autorefs link: strict mode fails if
 the section does not exist). The docstrings themselves are not changed.
 """
 
@@ -18,15 +18,15 @@ from pathlib import Path
 import griffe
 from markdown.extensions.toc import slugify
 
-SCIENCE = Path(__file__).resolve().parents[1] / "science.md"
+SCIENCE = Path(__file__).resolve().parents[1] / "conventions.md"
 
 _PROMPT = re.compile(r"^(\s*)>>> ?")
 _ROLE = re.compile(r":(?:py:)?(?:class|meth|func|mod|attr|data|exc|obj|const):`~?([^`]+)`")
-_CITE = re.compile(r"(?:``)?docs/science\.md(?:``)?\s+§(\d+)")
+_CITE = re.compile(r"(?:``)?docs/conventions\.md(?:``)?\s+§(\d+)")
 
 
 def _sections() -> dict[str, str]:
-    """Section number -> heading anchor of docs/science.md ("## 4. Observables")."""
+    """Section number -> heading anchor of docs/conventions.md ("## 4. Observables")."""
     heads = re.findall(r"^##\s+((\d+)\..*?)\s*$", SCIENCE.read_text(encoding="utf-8"), re.M)
     return {n: slugify(title, "-") for title, n in heads}
 
@@ -35,7 +35,7 @@ def _link(m, sections={}):  # noqa: B006 -- filled once
     sections = sections or sections.update(_sections()) or sections
     n = m.group(1)
     # an unknown section keeps an anchor that cannot resolve, so strict mode reports it
-    return f"[docs/science.md §{n}][{sections.get(n, f'science-md-has-no-section-{n}')}]"
+    return f"[docs/conventions.md §{n}][{sections.get(n, f'conventions-md-has-no-section-{n}')}]"
 
 
 def fence_doctests(text: str) -> str:
@@ -63,7 +63,7 @@ def fence_doctests(text: str) -> str:
     return "\n".join(out)
 
 
-_MARKS = (">>>", "::", ":`", "science.md")
+_MARKS = (">>>", "::", ":`", "conventions.md")
 
 
 class PlainTextDocstrings(griffe.Extension):

@@ -15,7 +15,7 @@ package) and parsed once with numpy into a compressed cache ``mnist-v1.npz`` (ui
 sha256 digests of the published data (`SHA256`); a missing or corrupt cache is rebuilt
 (written atomically: temporary file + ``os.replace``).
 
-Preprocessing (docs/science.md §3): `deskew` (moment-based shear, principal axis vertical,
+Preprocessing (docs/conventions.md §3): `deskew` (moment-based shear, principal axis vertical,
 centre of mass at the image centre), `crop` the central k×k pixels (N = k²), `binarize` pixel > 86 → +1
 else −1; `preprocess` chains them. All functions take and return numpy arrays (jax accepts
 them); spins are ±1 float32.
