@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from hopjax.finite_size import crossing_load
+
 __all__ = ["CAPACITY_THRESHOLD", "CRITERIA", "capacity", "capacity_table", "crossing",
            "scaling_fits"]
 
@@ -54,20 +56,13 @@ def capacity(ds: xr.Dataset, var: str = "retrieved", m0: float = 1.0,
 
 def crossing(P, y, threshold: float) -> float:
     """Where the curve y(P) first falls below ``threshold``, interpolated linearly in log P
-    between the two loads around it (points taken in increasing P). NaN if any value is not
-    finite, if the curve starts below the threshold or if it never falls below it."""
-    P, y = np.asarray(P), np.asarray(y)
-    if not np.all(np.isfinite(P)) or not np.all(np.isfinite(y)):
+    between the two loads around it (points taken in increasing P): `hopjax.finite_size.
+    crossing_load` on log P. NaN if any value is not finite, if the curve starts below the
+    threshold or if it never falls below it."""
+    P = np.asarray(P, float)
+    if not np.all(np.isfinite(P)) or np.any(P <= 0):
         return np.nan
-    order = np.argsort(P)
-    P, y = P[order], y[order]
-    below = np.flatnonzero(y < threshold)
-    if below.size == 0 or below[0] == 0:
-        return np.nan
-    k = below[0]
-    lo, hi = np.log(P[k - 1]), np.log(P[k])
-    t = (y[k - 1] - threshold) / (y[k - 1] - y[k])
-    return float(np.exp(lo + t * (hi - lo)))
+    return float(np.exp(crossing_load(np.log(P), y, threshold)))
 
 
 def scaling_fits(pc: xr.DataArray) -> dict[str, tuple[float, float]]:
