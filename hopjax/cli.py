@@ -103,6 +103,32 @@ def _check_out(out) -> None:
         raise PermissionError(13, "--out is not writable", str(p))
 
 
+def _sweeps(cfg, out):
+    """[(label, config, out)]: the one sweep of ``cfg``, or one per N of its ``sizes:``."""
+    if not cfg.sizes:
+        return [("", cfg, out)]
+    from hopjax.finite_size import size_configs, size_dir
+
+    return [(f"N = {n}: ", c, size_dir(cfg, out, n)) for n, c in size_configs(cfg).items()]
+
+
+def _report(o, label, shard) -> None:
+    if o.path is None:
+        print(f"{label}shard {shard[0]}/{shard[1]}: {o.computed} chunks computed; "
+              f"{o.missing} of {o.n_chunks} chunks of the sweep still missing (other "
+              "shards); the one that stores the last chunk writes results.nc")
+        return
+    if o.reused:
+        print(f"{label}already complete: {o.path} (reused, nothing computed)")
+    else:
+        if o.computed < o.n_chunks:
+            print(f"{label}resumed: {o.n_chunks - o.computed} of {o.n_chunks} chunks were "
+                  "already stored")
+        print(f"{label}results: {o.path}")
+    for f in o.figures:
+        print(f"{label}figure: {f}")
+
+
 def _cmd_run(args) -> int:
     from hopjax.config import load_config
 
@@ -113,23 +139,11 @@ def _cmd_run(args) -> int:
             _init_distributed(args)
         from hopjax.run import run_sweep
 
-        o = run_sweep(cfg, args.out, mode="overwrite" if args.overwrite else "resume",
-                      plots=not args.no_plots, progress=not args.no_progress,
-                      chunk_size=args.chunk_size, shard=args.shard)
-        if o.path is None:
-            print(f"shard {args.shard[0]}/{args.shard[1]}: {o.computed} chunks computed; "
-                  f"{o.missing} of {o.n_chunks} chunks of the sweep still missing (other "
-                  "shards); the one that stores the last chunk writes results.nc")
-            return 0
-        if o.reused:
-            print(f"already complete: {o.path} (reused, nothing computed)")
-        else:
-            if o.computed < o.n_chunks:
-                print(f"resumed: {o.n_chunks - o.computed} of {o.n_chunks} chunks were already "
-                      "stored")
-            print(f"results: {o.path}")
-        for f in o.figures:
-            print(f"figure: {f}")
+        for label, c, out in _sweeps(cfg, args.out):
+            o = run_sweep(c, out, mode="overwrite" if args.overwrite else "resume",
+                          plots=not args.no_plots, progress=not args.no_progress,
+                          chunk_size=args.chunk_size, shard=args.shard)
+            _report(o, label, args.shard)
         return 0
 
     return _guarded(body)
@@ -153,8 +167,10 @@ def _cmd_submit(args) -> int:
         section = raw.get("cluster") if isinstance(raw, dict) else None
         cluster = cluster_from_raw(section, {k: getattr(args, k) for k in _CLUSTER_FLAGS},
                                    source=str(args.config))
-        return submit(cfg, cluster, args.out, args.workers, chunk_size=args.chunk_size,
-                      wait=not args.no_wait, progress=not args.no_progress)
+        codes = [submit(c, cluster, out, args.workers, chunk_size=args.chunk_size,
+                        wait=not args.no_wait, progress=not args.no_progress)
+                 for _, c, out in _sweeps(cfg, args.out)]
+        return max(codes)
 
     return _guarded(body)
 

@@ -23,7 +23,8 @@ from pydantic_core import PydanticCustomError
 from hopjax import shipped_configs
 
 __all__ = ["ConfigError", "Strict", "Real", "Overlap", "Load", "Seed", "ChunkSize", "Name",
-           "MegaBytes", "load_config", "validate_config", "fingerprint"]
+           "MegaBytes", "Size", "load_config", "validate_config", "size_configs", "config_dump",
+           "fingerprint"]
 
 # Bounds on what is read and echoed (a config is a short text file; see `load_config`)
 MAX_CONFIG_BYTES = 1 << 20  # 1 MiB
@@ -76,6 +77,13 @@ def _plain_name(v: str) -> str:
 
 
 Name = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_plain_name)]
+Size = Annotated[int, Field(ge=1, le=1_000_000)]  # an N of ``sizes:`` (the kind bounds N itself)
+
+
+def _distinct(v: list[int]) -> list[int]:
+    if len(set(v)) != len(v):
+        raise PydanticCustomError("distinct_sizes", "each N may appear once")
+    return v
 
 
 _TYPE_TAGS = {"list", "float", "int", "str", "bool", "none", "dict"}
@@ -215,9 +223,34 @@ def validate_config(raw: Any, *, quick: bool = False, source: str = "<dict>"):
     # experiment's config nor of its fingerprint
     raw = {k: v for k, v in raw.items() if k != "cluster"}
     try:
-        return module.Config.model_validate(raw)
+        cfg = module.Config.model_validate(raw)
     except ValidationError as err:
         raise ConfigError(_describe(err, source, module.Config)) from None
+    if cfg.sizes:
+        size_configs(cfg, source=source)  # a bad size is an error now, before any compute
+    return cfg
+
+
+def size_configs(cfg, sizes=None, *, source: str | None = None) -> dict:
+    """{N: config}: ``cfg`` at each size of ``sizes`` (default: its ``sizes:`` field), each
+    validated and named ``<name>_N<n>``, with no ``sizes`` of its own. ``sizes``: N values,
+    or {N: overrides}, the overrides merged into the config like its ``quick:`` section (e.g.
+    fewer seeds or loads at the largest N, where a run costs most). A bad size raises
+    `ConfigError` naming the size and the field."""
+    sizes = cfg.sizes if sizes is None else sizes
+    if not sizes:
+        raise ConfigError(f"config {_clip(cfg.name)} has no sizes: give N values or set its "
+                          "'sizes:' field")
+    raw = cfg.model_dump(mode="json")
+    items = sizes.items() if isinstance(sizes, dict) else ((n, {}) for n in sizes)
+    out = {}
+    for n, over in items:
+        n = int(n)
+        over = {**(over or {}), "N": n, "name": f"{cfg.name}_N{n}", "quick": None,
+                "sizes": None}
+        out[n] = validate_config({**raw, "quick": over}, quick=True,
+                                 source=f"{_clip(source or cfg.name)} at sizes.{n}")
+    return out
 
 
 class ExperimentConfig(Strict):
@@ -226,7 +259,9 @@ class ExperimentConfig(Strict):
 
     ``seed``/``seeds``: the base seed and the number of seeds (the engine's ``seed`` dim);
     ``memory_budget_mb`` and ``chunk_size`` size the chunks (`hopjax.run.sweep_layout`);
-    ``quick``: overrides applied by ``--quick``."""
+    ``quick``: overrides applied by ``--quick``; ``sizes``: run the same sweep at each of
+    these N (a list, or {N: overrides merged like ``quick``}), one store per N
+    (`size_configs`, `hopjax.finite_size`), for finite-size scaling."""
 
     experiment: str
     name: Name
@@ -235,6 +270,9 @@ class ExperimentConfig(Strict):
     memory_budget_mb: MegaBytes = 1024.0
     chunk_size: ChunkSize | None = None
     quick: dict | None = None
+    sizes: (Annotated[list[Size], Field(min_length=1, max_length=64), AfterValidator(_distinct)]
+            | Annotated[dict[Size, dict | None], Field(min_length=1, max_length=64)]
+            | None) = None
 
 
 class _TooLarge(Exception):
@@ -362,7 +400,15 @@ def load_config(path, *, quick: bool = False):
     return validate_config(_read_yaml(path), quick=quick, source=str(path))
 
 
+def config_dump(cfg, exclude=frozenset()) -> dict:
+    """The validated config as JSON values (what results store as their ``config``), without
+    ``sizes`` when unset: stores and results written before that field existed stay the same
+    (their fingerprints match, so they resume)."""
+    drop = set(exclude) | ({"sizes"} if getattr(cfg, "sizes", None) is None else set())
+    return cfg.model_dump(mode="json", exclude=drop)
+
+
 def fingerprint(cfg) -> str:
     """Hash of everything that changes the numbers (the validated config, quick applied)."""
-    blob = json.dumps(cfg.model_dump(mode="json", exclude={"quick"}), sort_keys=True)
+    blob = json.dumps(config_dump(cfg, exclude={"quick"}), sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]

@@ -1,8 +1,9 @@
 """Finite-size scaling: one config run at several N, a threshold load read off each, and its
 N → ∞ limit.
 
-A sweep's shapes depend on N, so N is not a grid dim: `run_sizes` runs the same config at
-each N (its own store per N, so every size resumes on its own). `threshold_load` reads where
+A sweep's shapes depend on N, so N is not a grid dim: a config's ``sizes:`` field (or
+`run_sizes`) runs the same config at each N (its own store per N, so every size resumes on
+its own; ``hopjax run`` and ``hopjax submit`` run them all). `threshold_load` reads where
 a curve against α crosses a level (e.g. the load where half the patterns are fixed points),
 per seed, and `extrapolate` fits α(N) = α_∞ + b/N through the sizes, weighted by the seeds'
 spread, the standard leading finite-size correction of a mean-field threshold.
@@ -15,33 +16,31 @@ import pathlib
 import numpy as np
 import xarray as xr
 
-__all__ = ["size_configs", "run_sizes", "crossing_load", "threshold_load", "extrapolate"]
+__all__ = ["size_configs", "size_dir", "run_sizes", "crossing_load", "threshold_load", "extrapolate"]
 
 
-def size_configs(cfg, sizes) -> dict:
-    """{N: config} of ``cfg`` at each size, each validated (a bad one names its field before
-    anything runs) and named ``<name>_N<n>``. ``sizes``: N values, or {N: overrides}, the
-    overrides merged into the config like its ``quick:`` section (e.g. fewer seeds or loads
-    at the largest N, where a run costs most)."""
-    from hopjax.config import validate_config
+def size_configs(cfg, sizes=None) -> dict:
+    """{N: config} of ``cfg`` at each size (`hopjax.config.size_configs`; default: its
+    ``sizes:`` field)."""
+    from hopjax.config import size_configs as expand
 
-    raw = cfg.model_dump(mode="json")
-    items = sizes.items() if isinstance(sizes, dict) else ((n, {}) for n in sizes)
-    out = {}
-    for n, over in items:
-        over = {**(over or {}), "N": int(n), "name": f"{cfg.name}_N{int(n)}", "quick": None}
-        out[int(n)] = validate_config({**raw, "quick": over}, quick=True,
-                                      source=f"{cfg.name} at N = {int(n)}")
-    return out
+    return expand(cfg, sizes)
 
 
-def run_sizes(cfg, sizes, out, **run_kw) -> dict[int, pathlib.Path]:
-    """Run ``cfg`` at each size of ``sizes`` (`size_configs`) into ``<out>/N<n>/results.nc``;
-    returns {N: results path}. Each size resumes on its own (`hopjax.run.run`)."""
-    from hopjax.run import run
+def size_dir(cfg, out, n: int) -> pathlib.Path:
+    """Where size ``n`` of ``cfg`` is stored: ``<out>/N<n>`` (default ``results/<name>/N<n>``)."""
+    return pathlib.Path(out if out is not None else pathlib.Path("results") / cfg.name) / f"N{n}"
+
+
+def run_sizes(cfg, sizes=None, out=None, **run_kw) -> dict[int, pathlib.Path | None]:
+    """Run ``cfg`` at each size (`size_configs`; default its ``sizes:`` field) into
+    `size_dir` ``/results.nc``; returns {N: results path}, None for a size whose other
+    shards' chunks are still missing. Each size resumes on its own; ``run_kw`` go to
+    `hopjax.run.run_sweep` (``shard=(i, n)`` runs one shard of every size)."""
+    from hopjax.run import run_sweep
 
     cfgs = size_configs(cfg, sizes)
-    return {n: run(c, pathlib.Path(out) / f"N{n}", **run_kw)[0] for n, c in cfgs.items()}
+    return {n: run_sweep(c, size_dir(cfg, out, n), **run_kw).path for n, c in cfgs.items()}
 
 
 def crossing_load(alpha, y, level: float) -> float:

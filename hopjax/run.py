@@ -23,7 +23,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from hopjax import __version__
-from hopjax.config import fingerprint
+from hopjax.config import config_dump, fingerprint
 from hopjax.io import ResultStore, load
 from hopjax.sweep import Runner, auto_chunk_size
 
@@ -101,7 +101,7 @@ def _metadata(cfg, devices, chunk_size) -> dict:
     kind_file = ({} if cfg.experiment in registry.BUILTIN else
                  {"experiment_file": str(getattr(registry.get(cfg.experiment), "__file__", ""))})
     return {**kind_file,
-        "config": cfg.model_dump(mode="json"),
+        "config": config_dump(cfg),
         "experiment": cfg.experiment,
         "version": __version__,  # stored as the netCDF attribute hopjax_version
         "jax_version": jax.__version__,
@@ -152,7 +152,13 @@ def run_sweep(cfg, out=None, *, mode: str = "resume", plots: bool = True,
     that ends while others' chunks are missing leaves that to whoever stores the last one
     (another shard, or a plain run afterwards). ``mode`` is "resume" or "overwrite".
     ``compute=False`` only assembles (and plots) a sweep whose chunks are all stored.
-    Raises `Interrupted` on Ctrl-C (finished chunks stay stored)."""
+    Raises `Interrupted` on Ctrl-C (finished chunks stay stored). A config with ``sizes:``
+    is one sweep per N: run it with `hopjax.finite_size.run_sizes` (or ``hopjax run``)."""
+    if getattr(cfg, "sizes", None):
+        from hopjax.config import ConfigError
+
+        raise ConfigError(f"config {cfg.name} has sizes {list(cfg.sizes)}: one sweep per N; run "
+                          "them with hopjax.finite_size.run_sizes(cfg, out=...) or `hopjax run`")
     module, plan, size = sweep_layout(cfg, chunk_size)
     devices = list(devices if devices is not None else jax.devices())
     runner = Runner(plan, size, devices)

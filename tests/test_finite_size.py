@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 import xarray as xr
+import yaml
 
 from hopjax import finite_size
 from hopjax.config import validate_config
@@ -64,24 +65,59 @@ def _independent_bits_half_load(N: int) -> float:
 
 
 def test_a_config_run_at_two_sizes_gives_the_hebb_threshold_load(tmp_path):
-    """Hebb at N = 60 and 120: the load where half the patterns are fixed points lies at or up
-    to 30 % above the independent-bit estimate (0.217 and 0.167: the bits of one pattern
-    share its crosstalk, so all-stable patterns are a little more likely than independence
-    gives, as for the BAM), and falls with N (like 1/(2 ln N) for every pattern to be stable)."""
-    cfg = validate_config({
-        "experiment": "retrieval", "name": "fss", "N": 60, "seeds": 6, "rule": "hebb",
-        "data": {"alpha": [0.06, 0.09, 0.12, 0.15, 0.18, 0.21, 0.24, 0.3]}, "m0": [1.0]})
-    paths = finite_size.run_sizes(cfg, [60, 120], tmp_path, plots=False, progress=False)
-    assert sorted(paths) == [60, 120]
+    """Hebb at N = 60 and 120 (a config with ``sizes: [60, 120]`` run by ``hopjax run``): the
+    load where half the patterns are fixed points lies at or up to 30 % above the
+    independent-bit estimate (0.217 and 0.167: the bits of one pattern share its crosstalk,
+    so all-stable patterns are a little more likely than independence gives, as for the
+    BAM), and falls with N (like 1/(2 ln N) for every pattern to be stable). Each size's
+    results are those of the same config written at that N, bit for bit."""
+    from conftest import same_numbers
+
+    from hopjax import cli
+    from hopjax.run import run_sweep
+
+    raw = {"experiment": "retrieval", "name": "fss", "N": 60, "seeds": 6, "rule": "hebb",
+           "data": {"alpha": [0.06, 0.09, 0.12, 0.15, 0.18, 0.21, 0.24, 0.3]}, "m0": [1.0],
+           "sizes": [60, 120]}
+    (tmp_path / "fss.yaml").write_text(yaml.safe_dump(raw))
+    assert cli.main(["run", str(tmp_path / "fss.yaml"), "--out", str(tmp_path / "out"),
+                     "--no-plots", "--no-progress"]) == 0
+    paths = {N: tmp_path / "out" / f"N{N}" / "results.nc" for N in (60, 120)}
     half = {}
     for N, path in paths.items():
         ds = load(path)
         assert ds.attrs["config"]["N"] == N and ds.attrs["config"]["name"] == f"fss_N{N}"
+        assert "sizes" not in ds.attrs["config"]
         a = finite_size.threshold_load(ds.isel(rule=0) if "rule" in ds.dims else ds)
         half[N] = float(a.mean())
         ratio = half[N] / _independent_bits_half_load(N)
         assert 0.97 < ratio < 1.3, (N, half[N], ratio)
     assert half[120] < half[60]
+    plain = {**raw, "N": 120, "name": "fss_N120"}
+    del plain["sizes"]
+    o = run_sweep(validate_config(plain), tmp_path / "plain", plots=False, progress=False)
+    same_numbers(load(paths[120]), load(o.path), attrs=True)
+
+
+def test_sizes_are_checked_before_compute_and_a_sized_config_is_not_one_sweep(tmp_path):
+    from hopjax.config import ConfigError, fingerprint, load_config
+    from hopjax.run import run_sweep
+
+    base = {"experiment": "retrieval", "name": "fss", "N": 60, "data": {"alpha": [0.1]},
+            "m0": [1.0]}
+    for sizes, field in [([60, 4], "field 'N'"), ([60, 60], "each N may appear once"),
+                         ({60: {}, 120: {"data": {"alpha": [-1.0]}}}, "field 'data.alpha.0'"),
+                         ({60: {"ruel": "hebb"}}, "unknown key")]:
+        with pytest.raises(ConfigError, match=field) as err:
+            validate_config({**base, "sizes": sizes})
+        assert "sizes." in str(err.value) or "each N" in str(err.value)
+    cfg = validate_config({**base, "sizes": [60, 120]})
+    with pytest.raises(ConfigError, match="sizes"):
+        run_sweep(cfg, tmp_path)
+    assert not any(tmp_path.iterdir())  # refused before anything was written
+    # a config without sizes keeps the fingerprint it had before the field existed (so its
+    # stores resume): quickstart's, computed by hopjax before `sizes:`
+    assert fingerprint(load_config("quickstart")) == "ef9a4b8c50e3b6eb"
 
 
 def test_size_configs_merge_overrides_and_name_a_bad_size_first():

@@ -49,16 +49,19 @@ def digest(ds) -> dict[str, str]:
 
 def compute(name: str) -> tuple[dict[str, str], float]:
     from hopjax import shipped_configs
-    from hopjax.config import load_config
+    from hopjax.config import load_config, size_configs
     from hopjax.io import load
     from hopjax.run import run
 
     cfg = load_config(shipped_configs.resolve(name), quick=True)
-    t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        path, _ = run(cfg, tmp, plots=False, progress=False)
-        with load(path) as ds:
-            d = digest(ds.load())
+    # a config with sizes: one sweep per N, its variables recorded as "N<n>/<name>"
+    sweeps = ({f"N{n}/": c for n, c in size_configs(cfg).items()} if cfg.sizes else {"": cfg})
+    t0, d = time.perf_counter(), {}
+    for prefix, c in sweeps.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            path, _ = run(c, tmp, plots=False, progress=False)
+            with load(path) as ds:
+                d.update({prefix + k: v for k, v in digest(ds.load()).items()})
     return d, time.perf_counter() - t0
 
 
