@@ -129,6 +129,30 @@ def _report(o, label, shard) -> None:
         print(f"{label}figure: {f}")
 
 
+def _size_summary(paths) -> None:
+    """Every size done: the load where half the patterns are fixed points per N and its
+    N → ∞ fit, for results that have a stable fraction against α."""
+    from hopjax import finite_size
+    from hopjax.io import load
+
+    with load(next(iter(paths.values()))) as ds:
+        if "stable_fraction" not in ds or "alpha" not in ds["stable_fraction"].dims:
+            return
+    try:
+        s = finite_size.summary(paths)
+    except ValueError:  # other dims than seed and α: the notebook's job to select
+        return
+    print("load where half the patterns are fixed points (mean ± s.e. over seeds):")
+    def pm(v, e):
+        return f"{v:.3f}" + (f" ± {e:.3f}" if e == e else "")  # no ± without an error (NaN)
+
+    for n, v, e, k in zip(s["N"], s["value"], s["err"], s["seeds"]):
+        print(f"  N = {n}: {pm(v, e)} ({k} seed{'' if k == 1 else 's'} crossed 1/2)")
+    if (fit := s["fit"]) is not None:
+        print(f"  fit α(N) = α(∞) + b/N: α(∞) = {pm(fit['alpha_inf'], fit['alpha_inf_err'])}, "
+              f"b = {fit['slope']:.3g}")
+
+
 def _cmd_run(args) -> int:
     from hopjax.config import load_config
 
@@ -139,11 +163,16 @@ def _cmd_run(args) -> int:
             _init_distributed(args)
         from hopjax.run import run_sweep
 
-        for label, c, out in _sweeps(cfg, args.out):
+        sweeps, paths = _sweeps(cfg, args.out), {}
+        for label, c, out in sweeps:
             o = run_sweep(c, out, mode="overwrite" if args.overwrite else "resume",
                           plots=not args.no_plots, progress=not args.no_progress,
                           chunk_size=args.chunk_size, shard=args.shard)
             _report(o, label, args.shard)
+            if o.path is not None:
+                paths[c.N] = o.path
+        if cfg.sizes and len(paths) == len(sweeps):
+            _size_summary(paths)
         return 0
 
     return _guarded(body)

@@ -16,7 +16,8 @@ import pathlib
 import numpy as np
 import xarray as xr
 
-__all__ = ["size_configs", "size_dir", "run_sizes", "crossing_load", "threshold_load", "extrapolate"]
+__all__ = ["size_configs", "size_dir", "run_sizes", "crossing_load", "threshold_load", "seed_mean",
+           "summary", "extrapolate"]
 
 
 def size_configs(cfg, sizes=None) -> dict:
@@ -61,13 +62,20 @@ def crossing_load(alpha, y, level: float) -> float:
 
 
 def threshold_load(ds: xr.Dataset, var: str = "stable_fraction", level: float = 0.5, *,
-                   epoch: int | None = None, m0: float | None = None) -> xr.DataArray:
+                   epoch=None, m0: float | None = None) -> xr.DataArray:
     """Per seed, the load α where ``var`` falls below ``level`` (`crossing_load`), at the
-    last recorded epoch (or ``epoch``) and, for variables over m0, at ``m0`` (nearest).
-    Other dims than seed and alpha must have length one."""
+    last recorded epoch, or at ``epoch``: one record, or several (e.g. the stationary part
+    of training, [200, 250, 300]) whose mean is taken first, which averages out the
+    fluctuations of a stationary state. For variables over m0, at ``m0`` (nearest; default
+    1). Other dims than seed and alpha must have length one."""
     da = ds[var]
     if "epoch" in da.dims:
-        da = da.sel(epoch=epoch) if epoch is not None else da.isel(epoch=-1)
+        if epoch is None:
+            da = da.isel(epoch=-1)
+        elif np.ndim(epoch) == 0:
+            da = da.sel(epoch=epoch)
+        else:
+            da = da.sel(epoch=list(epoch)).mean("epoch")
     if "m0" in da.dims:
         da = da.sel(m0=1.0 if m0 is None else m0, method="nearest")
     extra = [d for d in da.dims if d not in ("seed", "alpha")]
@@ -77,6 +85,38 @@ def threshold_load(ds: xr.Dataset, var: str = "stable_fraction", level: float = 
     a = da["alpha"].values
     return xr.DataArray([crossing_load(a, row, level) for row in da.values], dims=("seed",),
                         coords={"seed": da["seed"].values}, name=f"alpha_{var}_{level:g}")
+
+
+def seed_mean(values) -> tuple[float, float]:
+    """(mean, standard error) over the finite values (seeds) of ``values``; the error is NaN
+    for fewer than two."""
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return np.nan, np.nan
+    return float(v.mean()), (float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else np.nan)
+
+
+def summary(paths: dict, var: str = "stable_fraction", level: float = 0.5, *, epoch=None,
+            m0: float | None = None) -> dict:
+    """The threshold of each size and its N → ∞ limit, from {N: results path} (`run_sizes`):
+    {"N", "value" (mean over seeds of `threshold_load`), "err" (its standard error), "seeds"
+    (how many crossed), "fit" (`extrapolate` through the sizes with a value, weighted by
+    their errors when every size has one; None for fewer than two sizes)}."""
+    from hopjax.io import load
+
+    rows = []
+    for n in sorted(paths):
+        with load(paths[n]) as ds:
+            a = threshold_load(ds, var, level, epoch=epoch, m0=m0).values
+        rows.append((n, *seed_mean(a), int(np.isfinite(a).sum())))
+    N, value, err, seeds = (np.array(c) for c in zip(*rows))
+    ok = np.isfinite(value)
+    fit = None
+    if ok.sum() >= 2:
+        weighted = ok.sum() >= 3 and np.all(np.isfinite(err[ok]) & (err[ok] > 0))
+        fit = extrapolate(N[ok], value[ok], err[ok] if weighted else None)
+    return {"N": N, "value": value, "err": err, "seeds": seeds, "fit": fit}
 
 
 def extrapolate(N, alpha, err=None) -> dict:

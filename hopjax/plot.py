@@ -77,6 +77,7 @@ __all__ = [
     "seed_stats",
     "spread_handle",
     "styled",
+    "threshold_scaling",
     "training_curves",
 ]
 
@@ -1156,6 +1157,46 @@ def capacity_scaling(pc: xr.DataArray, fits: dict, stem, *, title: str = "") -> 
     # outside: the fitted lines cross the whole panel
     return finish(fig, stem, handles=handles,
                   title="dense memories: capacity against $N$" + (f" ({title})" if title else ""))
+
+
+@styled
+def threshold_scaling(series: dict, stem, *, ylabel: str, title: str = "") -> list[Path]:
+    """A threshold against 1/N with its N → ∞ fit (`hopjax.finite_size.extrapolate`).
+
+    ``series``: label -> {"N", "value", "err" (standard errors, NaN for one seed), "fit"
+    (the extrapolate dict, or None)}. Each series: the measured points with error bars, the
+    fitted line α(∞) + b/N from 1/N = 0 and the limit at 0 with its error bar (legend:
+    the limit ± error). The top axis names the sizes."""
+    fig, axes = panels(1, 1, width=4.2, height=3.0, extra_width=_LEGEND_WIDTH)
+    ax = axes[0][0]
+    handles, sizes = [], set()
+    for k, (label, s) in enumerate(series.items()):
+        colour = f"C{k % 10}"
+        N = np.asarray(s["N"], float)
+        y, err = np.asarray(s["value"], float), np.asarray(s["err"], float)
+        ok = np.isfinite(y)
+        sizes |= set(N[ok].astype(int).tolist())
+        error_bars(ax, 1.0 / N[ok], y[ok], err[ok], color=colour, ls="none")
+        fit, text = s.get("fit"), label
+        if fit is not None and np.isfinite(fit["alpha_inf"]):
+            x = np.linspace(0.0, 1.0 / N[ok].min(), 20)
+            ax.plot(x, fit["alpha_inf"] + fit["slope"] * x, "-", lw=1.0, color=colour)
+            limit_err = fit["alpha_inf_err"] if np.isfinite(fit["alpha_inf_err"]) else None
+            error_bars(ax, [0.0], [fit["alpha_inf"]], None if limit_err is None else [limit_err],
+                       color=colour, ls="none", mfc="white")
+            shown_err = f" ± {fmt(limit_err, 2)}" if limit_err is not None else ""
+            text = f"{label}: $N \\to \\infty$ {fmt(fit['alpha_inf'], 3)}{shown_err}"
+        handles.append(curve_handle(text, color=colour, ms=3, ls="-", lw=1.0))
+    ax.set_xlabel("$1/N$")
+    ax.set_ylabel(ylabel)
+    right = ax.get_xlim()[1]
+    ax.set_xticks([t for t in ax.get_xticks() if 0 <= t <= right])
+    ax.set_xlim(-0.02 * right, right)
+    top = ax.secondary_xaxis("top", functions=(lambda x: x, lambda x: x))
+    top.set_xticks([1.0 / n for n in sorted(sizes)], [str(n) for n in sorted(sizes)])
+    top.set_xlabel("$N$")
+    handles.append(spread_handle("error bars: ±1 s.e. over seeds; open: fitted limit"))
+    return finish(fig, stem, handles=handles, title=title)
 
 
 # -------------------------------------------------------------------- MNIST prototypes

@@ -48,6 +48,17 @@ def test_threshold_load_reads_each_seed_at_the_last_epoch():
     got = finite_size.threshold_load(ds).values
     np.testing.assert_allclose(got, [0.45, 0.5])
     assert np.isnan(finite_size.threshold_load(ds, epoch=0).values).all()
+    # several records: their mean first (seed 0: [1, 0.8, 0.6] crosses 0.7 at α = 0.5,
+    # seed 1: [1, 1, 0.5] at 0.52)
+    np.testing.assert_allclose(finite_size.threshold_load(ds, level=0.7, epoch=[0, 10]).values,
+                               [0.5, 0.52])
+
+
+def test_seed_mean_skips_seeds_without_a_crossing():
+    assert finite_size.seed_mean([0.9, np.nan, 1.1]) == pytest.approx((1.0, 0.1))
+    m, e = finite_size.seed_mean([0.8])
+    assert m == 0.8 and np.isnan(e)
+    assert all(np.isnan(finite_size.seed_mean([np.nan])))
 
 
 def _independent_bits_half_load(N: int) -> float:
@@ -64,7 +75,7 @@ def _independent_bits_half_load(N: int) -> float:
     return 1.0
 
 
-def test_a_config_run_at_two_sizes_gives_the_hebb_threshold_load(tmp_path):
+def test_a_config_run_at_two_sizes_gives_the_hebb_threshold_load(tmp_path, capsys):
     """Hebb at N = 60 and 120 (a config with ``sizes: [60, 120]`` run by ``hopjax run``): the
     load where half the patterns are fixed points lies at or up to 30 % above the
     independent-bit estimate (0.217 and 0.167: the bits of one pattern share its crosstalk,
@@ -93,6 +104,11 @@ def test_a_config_run_at_two_sizes_gives_the_hebb_threshold_load(tmp_path):
         ratio = half[N] / _independent_bits_half_load(N)
         assert 0.97 < ratio < 1.3, (N, half[N], ratio)
     assert half[120] < half[60]
+    printed = capsys.readouterr().out  # the CLI's table: the same loads, and their fit
+    for N in (60, 120):
+        assert f"N = {N}: {half[N]:.3f} ±" in printed
+    fit = finite_size.extrapolate([60, 120], [half[60], half[120]])
+    assert f"α(∞) = {fit['alpha_inf']:.3f}," in printed
     plain = {**raw, "N": 120, "name": "fss_N120"}
     del plain["sizes"]
     o = run_sweep(validate_config(plain), tmp_path / "plain", plots=False, progress=False)

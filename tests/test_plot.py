@@ -435,3 +435,25 @@ def test_compare_maps_draws_one_labelled_curve_per_result(tmp_path):
     assert len([ln for ln in lines if len(ln.get_xdata()) == len(M0)]) == 2
     with pytest.raises(ValueError, match="dim 'alpha'"):
         plot.compare_maps({"a": a, "b": make_ds(alphas=[0.05, 0.1, 0.15, 0.25])}, tmp_path / "x")
+
+
+def test_threshold_scaling_draws_points_fit_and_limit(tmp_path):
+    from hopjax import finite_size
+
+    N = np.array([100, 200, 400, 800])
+    y = 0.85 + 12.0 / N
+    fit = finite_size.extrapolate(N, y, [0.01] * 4)
+    series = {"τK = 20": {"N": N, "value": y, "err": [0.02, 0.01, 0.01, np.nan], "fit": fit},
+              "one size": {"N": [100], "value": [0.95], "err": [np.nan], "fit": None}}
+    fig = drawn(lambda: plot.threshold_scaling(series, tmp_path / "t", ylabel=r"$\alpha_{1/2}$",
+                                               title="half-stable load"))["t.png"]
+    texts = plot.figure_texts(fig)
+    assert r"τK = 20: $N \to \infty$ 0.85 ± 0.0086" in texts and "one size" in texts
+    ax = fig.axes[0]
+    assert min(ax.get_xticks()) == 0.0  # no negative 1/N
+    # the fitted line starts at 1/N = 0 at the limit and meets the points
+    line = next(ln for ln in ax.get_lines() if ln.get_linestyle() == "-")
+    assert line.get_xdata()[0] == 0.0 and line.get_ydata()[0] == pytest.approx(0.85)
+    assert line.get_ydata()[-1] == pytest.approx(y[0])
+    top = [a for a in ax.child_axes if a.get_xlabel() == "$N$"]  # the secondary axis
+    assert top and [t.get_text() for t in top[0].get_xticklabels()] == ["100", "200", "400", "800"]
