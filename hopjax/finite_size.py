@@ -99,7 +99,8 @@ def seed_mean(values) -> tuple[float, float]:
 
 def summary(paths: dict, var: str = "stable_fraction", level: float = 0.5, *, epoch=None,
             m0: float | None = None) -> dict:
-    """The threshold of each size and its N → ∞ limit, from {N: results path} (`run_sizes`):
+    """The threshold of each size and its N → ∞ limit, from {N: results path} (`run_sizes`)
+    or {N: dataset} (e.g. a selection, or `hopjax.io.load_partial` of a sweep still running):
     {"N", "value" (mean over seeds of `threshold_load`), "err" (its standard error), "seeds"
     (how many crossed), "fit" (`extrapolate` through the sizes with a value, weighted by
     their errors when every size has one; None for fewer than two sizes)}."""
@@ -107,8 +108,8 @@ def summary(paths: dict, var: str = "stable_fraction", level: float = 0.5, *, ep
 
     rows = []
     for n in sorted(paths):
-        with load(paths[n]) as ds:
-            a = threshold_load(ds, var, level, epoch=epoch, m0=m0).values
+        ds = paths[n] if isinstance(paths[n], xr.Dataset) else load(paths[n])
+        a = threshold_load(ds, var, level, epoch=epoch, m0=m0).values
         rows.append((n, *seed_mean(a), int(np.isfinite(a).sum())))
     N, value, err, seeds = (np.array(c) for c in zip(*rows))
     ok = np.isfinite(value)

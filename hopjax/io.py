@@ -45,7 +45,7 @@ import xarray as xr
 
 from hopjax.files import FileLock, atomic_write, writer_tag
 
-__all__ = ["Layout", "ResultStore", "StoreBusyError", "chunks_on_disk", "load"]
+__all__ = ["Layout", "ResultStore", "StoreBusyError", "chunks_on_disk", "load", "load_partial"]
 
 _PREFIX = "hopjax_"  # netCDF attribute prefix of JSON-encoded metadata
 _MANIFEST = "manifest.json"
@@ -481,21 +481,19 @@ class ResultStore:
     def _chunk_path(self, i: int) -> pathlib.Path:
         return self.work_dir / f"chunk-{i:06d}.npz"
 
-    def _read_chunk(self, i: int) -> dict[str, np.ndarray] | None:
-        """Chunk ``i``'s arrays if its file is intact and is this sweep's chunk ``i``."""
+    def _read_chunk(self, i: int, *, discard: bool = True) -> dict[str, np.ndarray] | None:
+        """Chunk ``i``'s arrays if its file is intact and is this sweep's chunk ``i``; a
+        damaged or foreign file is deleted (ours to recompute) unless ``discard`` is False."""
         f = self._chunk_path(i)
         try:
             with np.load(f, allow_pickle=False) as z:
                 arrays = {k: z[k] for k in z.files}  # reads everything: zip CRCs are checked
+            return self._verified(i, arrays)
         except FileNotFoundError:
             return None
         except Exception:  # truncated/corrupt zip raises many types; all mean "recompute"
-            f.unlink(missing_ok=True)
-            return None
-        try:
-            return self._verified(i, arrays)
-        except ValueError:
-            f.unlink(missing_ok=True)  # ours to recompute: the store holds one sweep
+            if discard:
+                f.unlink(missing_ok=True)
             return None
 
     def _verified(self, i: int, arrays: dict) -> dict[str, np.ndarray]:
@@ -631,17 +629,32 @@ class ResultStore:
         encoding = {name: {"_FillValue": None} for name in ds.variables}
         return bytes(ds.to_netcdf(engine=_engine(), encoding=encoding))
 
-    def _assemble(self) -> xr.Dataset:
+    def _assemble(self, partial: bool = False) -> xr.Dataset:
+        """The dataset of every chunk; with ``partial``, missing chunks are NaN (variables
+        that are not floats become float64 for it) and ``point_done`` says which points
+        are stored, read without touching any file."""
         grid_names, grid_shape = list(self.layout.grid_dims), self.layout.grid_shape
         n_points = self.layout.n_points
-        flat = {n: np.empty((n_points, *shape), dtype) for n, (_, shape, dtype) in self._vars.items()}
-        for i, (start, stop) in enumerate(self.chunk_bounds):
-            arrays = self._read_chunk(i)
-            if arrays is None:  # removed or replaced by a foreign file since it was checked
+        chunks = [self._read_chunk(i, discard=not partial) for i in range(len(self.chunk_bounds))]
+        gap = partial and any(c is None for c in chunks)
+
+        def dtype_of(d):
+            return np.float64 if gap and np.dtype(d).kind != "f" else d
+
+        flat = {n: np.full((n_points, *shape), np.nan, dtype_of(dtype)) if gap
+                else np.empty((n_points, *shape), dtype)
+                for n, (_, shape, dtype) in self._vars.items()}
+        done = np.zeros(n_points, bool)
+        for i, ((start, stop), arrays) in enumerate(zip(self.chunk_bounds, chunks)):
+            if arrays is None:
+                if partial:
+                    continue
+                # removed or replaced by a foreign file since it was checked
                 raise ValueError(f"cannot finalize {self.path}: chunk {i} is missing or damaged; "
                                  "rerun the same command to recompute it")
             for name in flat:
                 flat[name][start:stop] = arrays[name]
+            done[start:stop] = True
         data_vars = {
             name: ((*grid_names, *dims), flat[name].reshape(grid_shape + shape))  # C-order points -> grid
             for name, (dims, shape, _) in self._vars.items()
@@ -651,6 +664,8 @@ class ResultStore:
         # netCDF attrs must be scalars/strings: JSON-encode every entry.
         attrs = {_PREFIX + "fingerprint": _dumps(self._manifest["fingerprint"])}
         attrs |= {_PREFIX + k: _dumps(v) for k, v in self._manifest["attrs"].items()}
+        if partial:
+            data_vars["point_done"] = (grid_names, done.reshape(grid_shape))
         return xr.Dataset(data_vars, coords=coords, attrs=attrs)
 
 
@@ -666,6 +681,31 @@ def chunks_on_disk(path) -> int:
         return sum(1 for _ in work.glob("chunk-*.npz"))
     except OSError:
         return 0
+
+
+def load_partial(path) -> xr.Dataset:
+    """The results of a sweep so far, while it runs or after it stopped: the finalized file
+    if there is one (`load`), else every chunk stored under ``<path>.partial`` with NaN at
+    the points not computed yet (variables that are not floats come back as float64 then)
+    and a boolean ``point_done`` over the grid (a finished sweep has none: every point is
+    there). Reads only (no lock, nothing deleted: a
+    damaged chunk file counts as missing); attrs as `load` gives them."""
+    path = pathlib.Path(path)
+    if path.is_dir():
+        path = path / "results.nc"
+    if path.exists():  # finished: every point is there
+        return load(path)
+    work = path.with_name(path.name + ".partial")
+    try:
+        manifest = json.loads((work / _MANIFEST).read_text())
+    except (OSError, ValueError):
+        raise FileNotFoundError(f"no results at {path} and no readable partial store at "
+                                f"{work}") from None
+    ds = ResultStore(path, manifest)._assemble(partial=True)
+    attrs = {k[len(_PREFIX):]: json.loads(v) for k, v in ds.attrs.items()}
+    ds.attrs = attrs
+    str_coords = {n: c.values.astype(str) for n, c in ds.coords.items() if c.dtype == object}
+    return ds.assign_coords(str_coords) if str_coords else ds
 
 
 def load(path) -> xr.Dataset:

@@ -109,6 +109,11 @@ def test_a_config_run_at_two_sizes_gives_the_hebb_threshold_load(tmp_path, capsy
         assert f"N = {N}: {half[N]:.3f} ±" in printed
     fit = finite_size.extrapolate([60, 120], [half[60], half[120]])
     assert f"α(∞) = {fit['alpha_inf']:.3f}," in printed
+    from_data = finite_size.summary({N: load(p) for N, p in paths.items()})  # datasets too
+    assert from_data["value"].tolist() == [half[60], half[120]]
+    by_path = finite_size.summary(paths)["fit"]
+    assert [from_data["fit"][k] for k in ("alpha_inf", "slope")] == [by_path[k] for k in
+                                                                       ("alpha_inf", "slope")]
     plain = {**raw, "N": 120, "name": "fss_N120"}
     del plain["sizes"]
     o = run_sweep(validate_config(plain), tmp_path / "plain", plots=False, progress=False)

@@ -457,3 +457,35 @@ def test_create_takes_a_layout_or_its_keywords_not_both(tmp_path):
         ResultStore.create(tmp_path / "out.nc", {"grid_dims": GRID}, attrs=ATTRS,
                            fingerprint="fp-a")
     assert not (tmp_path / "out.nc.partial").exists()
+
+
+def test_load_partial_shows_the_stored_points_and_touches_nothing(tmp_path):
+    from hopjax.io import load_partial
+
+    ref = load(run_all(tmp_path / "ref.nc"))
+    path = tmp_path / "out.nc"
+    store = ResultStore.create(path, **make_spec())
+    fill(store, ids=[0, 2])  # chunk 1 (points 5..9) not computed
+    damaged = tmp_path / "out.nc.partial" / "chunk-000002.npz"
+    good = damaged.read_bytes()
+    part = load_partial(path)
+    flat = part["point_done"].values.ravel()  # C-order points, as the chunks cut them
+    assert flat.tolist() == [True] * 5 + [False] * 5 + [True] * 2
+    done = part["point_done"]
+    for name in ref.data_vars:
+        got, want = part[name], ref[name]
+        assert got.dtype == (want.dtype if want.dtype.kind == "f" else np.float64)
+        mask = done.broadcast_like(got).transpose(*got.dims).values
+        np.testing.assert_array_equal(got.values[mask], want.values.astype(got.dtype)[mask])
+        assert np.isnan(got.values[~mask]).all()
+    assert part.attrs["config"] == ref.attrs["config"]
+    # a damaged chunk counts as missing and stays on disk (the writer decides about it)
+    damaged.write_bytes(good[: len(good) // 2])
+    assert load_partial(path)["point_done"].values.ravel().tolist()[-2:] == [False, False]
+    assert damaged.exists()
+    damaged.write_bytes(good)
+    fill(store)
+    store.finalize()
+    assert_same_data(load_partial(path), ref)  # finished: the file itself
+    with pytest.raises(FileNotFoundError, match="no results"):
+        load_partial(tmp_path / "nothing.nc")
