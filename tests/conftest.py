@@ -1,14 +1,11 @@
 """Fixtures the test files share: the checkout, the CLI in a subprocess, exact comparison of
 result files."""
 
-import importlib.util
 import math
 import os
 import pathlib
-import shutil
 import subprocess
 import sys
-import tempfile
 
 import pytest
 
@@ -23,24 +20,6 @@ if os.environ.get("HOPJAX_TEST_XLA_DEFAULT") != "1" and \
         "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
                                + " --xla_backend_optimization_level=0").strip()
-
-# One persistent XLA compilation cache for the whole run, shared by the xdist workers and every
-# subprocess and notebook kernel they start: many tests compile the same quick sweeps. The
-# cache key covers the program, the compile options and XLA_FLAGS, so the golden test's
-# default-level compiles never meet the suite's. A size bound makes JAX lock the cache
-# (filelock), so two processes never read an entry half written. Removed when the run ends.
-_XLA_CACHE = None
-if "JAX_COMPILATION_CACHE_DIR" not in os.environ and importlib.util.find_spec("filelock"):
-    # set in the controller, before it starts the workers: they inherit it
-    _XLA_CACHE = pathlib.Path(tempfile.mkdtemp(prefix="hopjax-tests-xla-cache-"))
-    os.environ["JAX_COMPILATION_CACHE_DIR"] = str(_XLA_CACHE)
-    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.2")
-    os.environ.setdefault("JAX_COMPILATION_CACHE_MAX_SIZE", str(4 << 30))  # bytes
-
-
-def pytest_unconfigure(config):
-    if _XLA_CACHE is not None and not hasattr(config, "workerinput"):  # the controller
-        shutil.rmtree(_XLA_CACHE, ignore_errors=True)
 
 
 def cli_env(**extra) -> dict:
