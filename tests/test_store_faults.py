@@ -33,7 +33,12 @@ def _cli(*args):
     return main([str(a) for a in args])
 
 
-def test_ctrl_c_prints_one_line_and_resumes_to_the_same_file(tmp_path, config):
+def test_ctrl_c_prints_one_line_and_resumes_to_the_same_file(tmp_path):
+    # enough chunks (128) that the run is still going when the first one appears, even when
+    # the suite's other worker keeps this one from polling for a while
+    config = tmp_path / "long.yaml"
+    config.write_text(yaml.safe_dump({**TINY, "seeds": 8, "N": 96, "data": {
+        "alpha": [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4]}}))
     out = tmp_path / "out"
     env = cli_env()
     proc = subprocess.Popen([sys.executable, "-m", "hopjax.cli", "run", str(config), "--out",
