@@ -701,11 +701,7 @@ def load_partial(path) -> xr.Dataset:
     except (OSError, ValueError):
         raise FileNotFoundError(f"no results at {path} and no readable partial store at "
                                 f"{work}") from None
-    ds = ResultStore(path, manifest)._assemble(partial=True)
-    attrs = {k[len(_PREFIX):]: json.loads(v) for k, v in ds.attrs.items()}
-    ds.attrs = attrs
-    str_coords = {n: c.values.astype(str) for n, c in ds.coords.items() if c.dtype == object}
-    return ds.assign_coords(str_coords) if str_coords else ds
+    return _decoded(ResultStore(path, manifest)._assemble(partial=True))
 
 
 def load(path) -> xr.Dataset:
@@ -717,13 +713,13 @@ def load(path) -> xr.Dataset:
     """
     with xr.open_dataset(path, engine=_engine()) as ds:
         ds = ds.load()
-    attrs = {}
-    for k, v in ds.attrs.items():
-        if k.startswith(_PREFIX):
-            attrs[k[len(_PREFIX):]] = json.loads(v)
-        else:
-            attrs[k] = v
-    ds.attrs = attrs
+    return _decoded(ds)
+
+
+def _decoded(ds: xr.Dataset) -> xr.Dataset:
+    """``hopjax_<key>`` attrs JSON-decoded into ``attrs[key]``, string coordinates as str."""
+    ds.attrs = {(k[len(_PREFIX):] if k.startswith(_PREFIX) else k):
+                (json.loads(v) if k.startswith(_PREFIX) else v) for k, v in ds.attrs.items()}
     # netCDF hands strings back as object arrays; restore a plain str dtype.
     str_coords = {n: c.values.astype(str) for n, c in ds.coords.items() if c.dtype == object}
     return ds.assign_coords(str_coords) if str_coords else ds
